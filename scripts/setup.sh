@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package sshmock needs: the build dependencies and
+# the real SSH clients its tests run. Non-interactive and idempotent; runs as
+# root or through sudo.
+#
+#   scripts/setup.sh            install what is missing
+#   scripts/setup.sh --list     print the package list and exit
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config
+    libssh-dev libuv1-dev libssl-dev libcmocka-dev
+    # the real clients the tests run, and their helpers
+    openssh-client putty-tools dropbear-bin
+    python3 python3-paramiko python3-asyncssh
+    nodejs npm
+    # the peer servers the benchmarks compare against
+    openssh-server dropbear-bin
+    # tools the test scripts use
+    procps iproute2 ca-certificates
+)
+
+if [ "${1:-}" = "--list" ]; then
+    printf '%s\n' "${packages[@]}" | sort -u
+    exit 0
+fi
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in $(printf '%s\n' "${packages[@]}" | sort -u); do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    # --no-install-recommends keeps a fresh machine small; policy-rc.d keeps
+    # openssh-server's package from starting a real sshd on port 22.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+        as_root chmod +x /usr/sbin/policy-rc.d
+        trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+else
+    echo "setup: all packages present" >&2
+fi
+
+# node's ssh2 client, for the client matrix (from the npm registry).
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/client-tests/node/package.json" ] && [ ! -d "$here/client-tests/node/node_modules/ssh2" ]; then
+    echo "setup: npm install (client-tests/node)" >&2
+    (cd "$here/client-tests/node" && npm install --no-audit --no-fund --loglevel=error) \
+        || echo "setup: npm install failed; node ssh2 tests will be skipped" >&2
+fi

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds sshmock and runs the whole test suite twice: once in a normal
+# build, once built with AddressSanitizer + UndefinedBehaviorSanitizer, where
+# any sanitizer report fails the run. Warnings are errors in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (warnings are errors)"
+cmake -S . -B build -DSSHMOCK_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests"
+(cd build && ctest --output-on-failure --timeout 600)
+
+echo "== build with ASan + UBSan"
+cmake -S . -B build-asan -DSSHMOCK_WERROR=ON -DSSHMOCK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+echo "== tests under ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:exitcode=86
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+(cd build-asan && ctest --output-on-failure --timeout 900)

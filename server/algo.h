@@ -1,0 +1,48 @@
+/*
+ * algo: SSH algorithm lists as sshd_config writes them.
+ *
+ * Defaults are OpenSSH 9.2's server defaults, keeping only what the linked
+ * libssh implements (libssh has no umac or sntrup761). What libssh
+ * implements is asked of libssh itself at run time, so a newer or older
+ * libssh is described truthfully. A value may be a plain list (replaces the
+ * default), or start with '+' (append to the default), '-' (remove from the
+ * default; wildcards '*' and '?' allowed) or '^' (put in front of the
+ * default), as in sshd_config(5).
+ */
+#ifndef SSHMOCK_ALGO_H
+#define SSHMOCK_ALGO_H
+
+#include <stddef.h>
+
+typedef enum {
+    ALGO_KEX,
+    ALGO_CIPHER,
+    ALGO_MAC,
+    ALGO_HOSTKEY,
+    ALGO_PUBKEY,
+    ALGO__COUNT
+} algo_kind_t;
+
+/* "KexAlgorithms", "Ciphers", ... */
+const char *algo_keyword(algo_kind_t kind);
+
+/* The default list for a kind (static string). */
+const char *algo_default(algo_kind_t kind);
+
+/* Every algorithm of the kind that sshmock knows of and the linked libssh
+ * accepts (static string, comma-separated). */
+const char *algo_supported_list(algo_kind_t kind);
+
+/* 1 when the linked libssh accepts the algorithm for this kind. */
+int algo_is_supported(algo_kind_t kind, const char *name);
+
+/* Resolves a value with its modifier into a malloc'd comma-separated list.
+ * Returns 0, or -1 with a message in err (e.g. "unsupported MAC algorithm
+ * 'hmac-md5' (this libssh offers: ...)"). */
+int algo_resolve(algo_kind_t kind, const char *value, char **out,
+                 char *err, size_t errlen);
+
+/* 1 when the comma-separated list contains name exactly. */
+int algo_list_contains(const char *list, const char *name);
+
+#endif /* SSHMOCK_ALGO_H */

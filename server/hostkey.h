@@ -1,0 +1,46 @@
+/*
+ * hostkey: the server's host keys, loaded or generated once per profile.
+ *
+ * A "generate:" HostKey is made the first time and kept in the state
+ * directory, <state>/<profile-name>/ssh_host_<spec>_key (mode 0600), so a
+ * profile shows the same fingerprint across restarts, as a real server
+ * does. Keys are never loaded per connection: libssh's ssh_bind keeps them
+ * and ssh_bind_accept_fd hands each session a copy.
+ */
+#ifndef SSHMOCK_HOSTKEY_H
+#define SSHMOCK_HOSTKEY_H
+
+#include <libssh/libssh.h>
+#include <stddef.h>
+
+#include "profile.h"
+
+typedef struct hostkey_s {
+    ssh_key key;
+    char type[32];          /* "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa" */
+    int bits;
+    char fingerprint[80];   /* "SHA256:..." as OpenSSH prints it */
+    char source[512];       /* the file it came from */
+    int generated;          /* 1 when made during this load */
+} hostkey_t;
+
+typedef struct hostkey_set_s {
+    hostkey_t keys[PROFILE_MAX_HOSTKEYS];
+    size_t n;
+} hostkey_set_t;
+
+/* The state directory: explicit, else $SSHMOCK_STATE_DIR, else
+ * $XDG_STATE_HOME/sshmock, else ~/.local/state/sshmock. malloc'd. */
+char *hostkey_state_dir(const char *explicit_dir);
+
+/* Loads or generates every host key of the profile. On error, err holds
+ * "FILE:LINE: message" naming the HostKey line, and the set is empty. */
+int hostkey_load_all(const profile_t *p, const char *state_dir,
+                     hostkey_set_t *set, char *err, size_t errlen);
+
+void hostkey_set_free(hostkey_set_t *set);
+
+/* "SHA256:<base64, no padding>" of a public key, as OpenSSH shows it. */
+int hostkey_fingerprint(ssh_key key, char *out, size_t outlen);
+
+#endif /* SSHMOCK_HOSTKEY_H */

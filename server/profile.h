@@ -1,0 +1,117 @@
+/*
+ * profile: the sshd_config-like file that describes one mock server.
+ *
+ * A profile is parsed once, at start, into a profile_t; every later module
+ * reads it and none writes it. Keywords are looked up in one table
+ * (profile.c), case-insensitively, like OpenSSH's servconf.c. Defaults are
+ * filled after parsing, and profile_print() writes the effective profile
+ * back out like `sshd -T`, one "keyword value" per line.
+ *
+ * Errors are "FILE:LINE: message" in errbuf; the functions return a negative
+ * sshmock error code (SSHMOCK_EPROFILE) and leave *out NULL.
+ */
+#ifndef SSHMOCK_PROFILE_H
+#define SSHMOCK_PROFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define PROFILE_MAX_HOSTKEYS 8
+
+typedef enum {
+    PROFILE_HOSTKEY_FILE,     /* HostKey /path/to/key (relative: to the profile's dir) */
+    PROFILE_HOSTKEY_GENERATE  /* HostKey generate:ed25519 | generate:rsa-2048 | generate:ecdsa-256 */
+} profile_hostkey_kind_t;
+
+typedef struct profile_hostkey_s {
+    profile_hostkey_kind_t kind;
+    char *path;   /* FILE: the path, resolved against the profile's directory */
+    char *spec;   /* GENERATE: canonical "ed25519", "rsa-2048", "ecdsa-384" */
+    int keytype;  /* GENERATE: enum ssh_keytypes_e */
+    int bits;     /* GENERATE: rsa modulus bits, ecdsa curve bits; 0 for ed25519 */
+    int line;     /* where it was declared, for errors found later */
+} profile_hostkey_t;
+
+typedef struct profile_account_s {
+    char *name;
+    char *password;           /* NULL: password and kbd-interactive refused */
+    char **authorized_keys;   /* "type base64 [comment]", each validated at parse */
+    size_t nauthorized_keys;
+} profile_account_t;
+
+typedef struct profile_exec_s {
+    char *command;       /* exact command line; NULL for the default response */
+    int exit_status;
+    char *out;           /* stdout, escapes (\n \t \\ \") already decoded */
+    size_t out_len;
+    char *err;           /* stderr, likewise */
+    size_t err_len;
+} profile_exec_t;
+
+typedef struct profile_s {
+    char *path;          /* as given */
+    char *dir;           /* directory of path, for relative file names */
+    char *name;          /* basename without ".conf": the profile's id */
+
+    char *description;   /* Description */
+    char *identification; /* Identification: full line, e.g. "SSH-2.0-OpenSSH_9.2p1" */
+
+    /* Resolved algorithm lists (comma-separated, no modifiers left). */
+    char *kex_algorithms;
+    char *ciphers;
+    char *macs;
+    char *hostkey_algorithms;
+    char *pubkey_accepted_algorithms;
+
+    int password_authentication;        /* yes/no */
+    int pubkey_authentication;          /* yes/no */
+    int kbd_interactive_authentication; /* yes/no */
+    char *authentication_methods;       /* "any" or "publickey,password password" */
+    int max_auth_tries;                 /* MaxAuthTries, default 6 */
+    int login_grace_time;               /* seconds, 0 = none; default 120 */
+    char *banner_path;                  /* Banner FILE, NULL for none */
+    char *banner;                       /* its contents, read at load */
+    int port;                           /* Port, default 2222 */
+    char *listen_address;               /* ListenAddress, default 127.0.0.1 */
+
+    profile_hostkey_t hostkeys[PROFILE_MAX_HOSTKEYS];
+    size_t nhostkeys;
+
+    profile_account_t *accounts;
+    size_t naccounts;
+
+    profile_exec_t *execs;               /* ExecResponse, in file order */
+    size_t nexecs;
+    profile_exec_t default_exec;         /* DefaultExecResponse */
+    char *shell_prompt;                  /* ShellPrompt; %u expands to the user */
+} profile_t;
+
+int profile_load(const char *path, profile_t **out, char *errbuf, size_t errlen);
+
+/* Same as profile_load, from a string; `path` names it in errors and gives
+ * the directory for relative file names. Used by the unit tests. */
+int profile_parse_string(const char *path, const char *text, profile_t **out,
+                         char *errbuf, size_t errlen);
+
+/* The same, from `len` bytes of text, with warnings (keywords that have no
+ * effect, repeated Port lines...) written to `warnings` (NULL: dropped).
+ * profile_load and profile_parse_string write them to stderr. */
+int profile_parse(const char *path, const char *text, size_t len, FILE *warnings,
+                  profile_t **out, char *errbuf, size_t errlen);
+
+void profile_free(profile_t *p);
+
+/* The effective profile, every setting with its resolved value. */
+void profile_print(const profile_t *p, FILE *f);
+
+/* Every keyword the parser knows, one per line, in table order:
+ * "Name<TAB>kind<TAB>arguments<TAB>default", kind being sshd, sshmock,
+ * alias or ignored. For documentation and `sshmock --keywords`. */
+void profile_print_keywords(FILE *f);
+
+const profile_account_t *profile_account_find(const profile_t *p, const char *user);
+
+/* The canned response for a command line (the default one when none matches). */
+const profile_exec_t *profile_exec_find(const profile_t *p, const char *command);
+
+#endif /* SSHMOCK_PROFILE_H */

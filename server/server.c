@@ -1,0 +1,217 @@
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "sshd.h"
+#include "util.h"
+
+static void
+server__cleanup_partial(server_t *s)
+{
+    if (s->bind != NULL) {
+        ssh_bind_free(s->bind);
+        s->bind = NULL;
+    }
+    auth_keyrings_free(s->keyrings, s->profile != NULL ? s->profile->naccounts : 0);
+    s->keyrings = NULL;
+    hostkey_set_free(&s->keys);
+    log_close(&s->log);
+    profile_free(s->profile);
+    s->profile = NULL;
+}
+
+int
+server_init(server_t *s, uv_loop_t *loop, profile_t *profile, const sshmock_config_t *cfg,
+            char *err, size_t errlen)
+{
+    char *state_dir = NULL;
+    size_t i;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->profile = profile;
+    s->log_passwords = cfg->log_passwords;
+
+    state_dir = hostkey_state_dir(cfg->state_dir);
+    if (state_dir == NULL) {
+        rc = SSHMOCK_ENOMEM;
+        goto fail;
+    }
+    rc = hostkey_load_all(profile, state_dir, &s->keys, err, errlen);
+    free(state_dir);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = auth_keyrings_load(profile, &s->keyrings, err, errlen);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = sshd_bind_new(profile, &s->keys, &s->bind, err, errlen);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (log_open(&s->log, cfg->quiet ? NULL : stderr, cfg->log_json_path, profile->name) != 0) {
+        snprintf(err, errlen, "--log-json %s: cannot open: %s", cfg->log_json_path,
+                 strerror(errno));
+        rc = SSHMOCK_ELOG;
+        goto fail;
+    }
+    for (i = 0; i < s->keys.n; i++) {
+        char bits[16];
+        snprintf(bits, sizeof bits, "%d", s->keys.keys[i].bits);
+        log_event(&s->log, 0, "hostkey", "type", s->keys.keys[i].type, "bits", bits,
+                  "fingerprint", s->keys.keys[i].fingerprint, "file", s->keys.keys[i].source,
+                  "generated", s->keys.keys[i].generated ? "yes" : "no", NULL);
+    }
+    return 0;
+fail:
+    server__cleanup_partial(s);
+    return rc;
+}
+
+static void
+server__on_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+
+    if (status < 0) {
+        /* EMFILE and friends: libuv keeps a spare descriptor to shed the
+         * connection; we log and keep serving the ones we have. */
+        log_event(&s->log, 0, "accept_error", "reason", uv_strerror(status), NULL);
+        return;
+    }
+    if (s->stopping) {
+        return;
+    }
+    conn_accept(s);
+}
+
+int
+server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    char host[64] = "";
+    char portstr[16];
+    int rc;
+
+    if (addr == NULL) {
+        addr = s->profile->listen_address != NULL ? s->profile->listen_address : "127.0.0.1";
+    }
+    if (port < 0) {
+        port = s->profile->port;
+    }
+    if (strchr(addr, ':') != NULL) {
+        rc = uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss);
+    } else {
+        rc = uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "listen address %s: %s", addr, uv_strerror(rc));
+        return SSHMOCK_EINVAL;
+    }
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    s->listener_open = 1;
+    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
+    if (rc == 0) {
+        rc = uv_listen((uv_stream_t *)&s->listener, SERVER_BACKLOG, server__on_connection);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port, uv_strerror(rc));
+        return SSHMOCK_ELISTEN;
+    }
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    if (bound.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof host);
+        s->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+        snprintf(s->addr, sizeof s->addr, "[%s]", host);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof host);
+        s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+        snprintf(s->addr, sizeof s->addr, "%s", host);
+    }
+    snprintf(portstr, sizeof portstr, "%d", s->port);
+    log_event(&s->log, 0, "listen", "addr", s->addr, "port", portstr, "profile",
+              s->profile->path, NULL);
+    return 0;
+}
+
+static void
+server__on_signal(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+
+    log_event(&s->log, 0, "signal", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    server_stop(s);
+}
+
+int
+server_handle_signals(server_t *s)
+{
+    uv_signal_init(s->loop, &s->sigint);
+    uv_signal_init(s->loop, &s->sigterm);
+    s->sigint.data = s;
+    s->sigterm.data = s;
+    s->signals_open = 1;
+    uv_signal_start(&s->sigint, server__on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, server__on_signal, SIGTERM);
+    return 0;
+}
+
+void
+server_stop(server_t *s)
+{
+    conn_t *c = NULL;
+
+    if (s->stopping) {
+        return;
+    }
+    s->stopping = 1;
+    if (s->listener_open) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listener_open = 0;
+    }
+    if (s->signals_open) {
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        s->signals_open = 0;
+    }
+    /* conn_close() only starts a teardown; connections leave the list in
+     * their last close callback, so walking it here is safe. */
+    for (c = s->conns; c != NULL; c = c->next) {
+        conn_close(c, CONN_BY_SERVER, 1, "server shutting down");
+    }
+}
+
+void
+server_conn_gone(server_t *s, conn_t *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->nconns--;
+}
+
+void
+server_free(server_t *s)
+{
+    char total[24];
+
+    snprintf(total, sizeof total, "%llu", (unsigned long long)s->total_conns);
+    log_event(&s->log, 0, "stopped", "connections", total, NULL);
+    server__cleanup_partial(s);
+}

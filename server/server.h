@@ -1,0 +1,75 @@
+/*
+ * server: one profile served on one listening socket, on one libuv loop.
+ *
+ * The server owns the profile, its host keys (in a libssh ssh_bind that is
+ * configured once and never listens itself: we listen with libuv and hand
+ * accepted connections over), the event log and the list of connections.
+ * It never blocks the loop and starts no thread; the embedding API runs it
+ * on a thread of its own.
+ */
+#ifndef SSHMOCK_SERVER_H
+#define SSHMOCK_SERVER_H
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include <sshmock/sshmock.h>
+
+#include "hostkey.h"
+#include "log.h"
+#include "profile.h"
+
+/* libssh's own listener uses a backlog of 10; a CI job that opens a burst of
+ * connections would see refusals from the kernel, so we listen ourselves. */
+#define SERVER_BACKLOG 511
+
+struct conn_s;
+
+typedef struct server_s {
+    uv_loop_t *loop;
+    profile_t *profile;     /* owned */
+    hostkey_set_t keys;
+    ssh_bind bind;          /* algorithms, banner and keys, applied to each session */
+    struct auth_keyring_s *keyrings; /* per account: its authorized keys */
+    log_t log;
+    int log_passwords;
+
+    uv_tcp_t listener;
+    int listener_open;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    int signals_open;
+
+    struct conn_s *conns;   /* doubly linked, newest first */
+    size_t nconns;
+    uint64_t next_conn_id;
+    uint64_t total_conns;
+
+    char addr[80];          /* as bound; IPv6 in brackets */
+    int port;               /* as bound (the real one when 0 was asked for) */
+    int stopping;
+} server_t;
+
+/* Takes ownership of the profile, loads its host keys, prepares libssh and
+ * opens the log. err gets "FILE:LINE: message" or a plain message. */
+int server_init(server_t *s, uv_loop_t *loop, profile_t *profile,
+                const sshmock_config_t *cfg, char *err, size_t errlen);
+
+/* Binds and listens; addr NULL uses the profile's, port < 0 the profile's. */
+int server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen);
+
+/* SIGINT/SIGTERM stop the server (CLI use). */
+int server_handle_signals(server_t *s);
+
+/* Stops accepting and closes every connection. The loop then runs dry. */
+void server_stop(server_t *s);
+
+/* After the loop has returned: frees what server_init made. */
+void server_free(server_t *s);
+
+/* Called by conn when a connection's memory is gone. */
+void server_conn_gone(server_t *s, struct conn_s *c);
+
+#endif /* SSHMOCK_SERVER_H */

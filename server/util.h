@@ -1,0 +1,52 @@
+/*
+ * util: the few helpers every module needs (growable buffer, file reading,
+ * path joining, JSON string escaping). Allocation failures are reported, not
+ * hidden: functions return -1 (or NULL) and leave their output untouched.
+ */
+#ifndef SSHMOCK_UTIL_H
+#define SSHMOCK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct util_buf_s {
+    char *data;   /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+} util_buf_t;
+
+#define UTIL_BUF_INIT { NULL, 0, 0 }
+
+int util_buf_append(util_buf_t *b, const void *data, size_t len);
+int util_buf_puts(util_buf_t *b, const char *s);
+int util_buf_printf(util_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int util_buf_vprintf(util_buf_t *b, const char *fmt, va_list ap);
+/* Appends s as the inside of a JSON string (quotes not included). */
+int util_buf_json_escape(util_buf_t *b, const char *s);
+/* Drops the first n bytes. */
+void util_buf_consume(util_buf_t *b, size_t n);
+void util_buf_reset(util_buf_t *b);
+void util_buf_free(util_buf_t *b);
+
+char *util_strdup(const char *s);          /* NULL in, NULL out */
+char *util_strndup(const char *s, size_t n);
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
+int util_read_file(const char *path, size_t max, char **data, size_t *len);
+
+/* dir/path, or path itself when it is absolute or dir is NULL/empty. */
+char *util_path_join(const char *dir, const char *path);
+
+/* Directory part of a path ("." when it has none). */
+char *util_dirname(const char *path);
+
+/* mkdir -p with the given mode for the directories it creates. */
+int util_mkdirs(const char *path, unsigned mode);
+
+/* Copies s into a fixed buffer, always terminated, truncating. */
+void util_strlcpy(char *dst, const char *src, size_t size);
+
+#endif /* SSHMOCK_UTIL_H */
