@@ -257,6 +257,7 @@ auth__succeeded(conn_t *c, ssh_message msg, const char *method, const char *fp)
         ssh_message_auth_reply_success(msg, 0);
         auth__log(c, method, "success", fp, NULL);
         conn_set_state(c, CONN_OPEN);
+        wire_stage_after_output(c, FAULT_STAGE_AUTH_SUCCESS);
         return;
     }
     ssh_message_auth_set_methods(msg, mask);

@@ -214,6 +214,7 @@ channel_handle_open(conn_t *c, ssh_message msg)
     ch->next = c->channels;
     c->channels = ch;
     CONN_LOG(c, "channel_open", "type", "session", NULL);
+    wire_stage_after_output(c, FAULT_STAGE_CHANNEL_OPEN);
     return 0;
 }
 

@@ -48,6 +48,7 @@ conn__free(conn_t *c)
 
     channel_free_all(c);
     sshd_session_free(c);
+    wire_free(c);
     server_conn_gone(s, c);
     free(c);
 }
@@ -79,6 +80,7 @@ conn__close_handles(conn_t *c)
     conn__close_handle(c, (uv_handle_t *)&c->poll);
     conn__close_handle(c, (uv_handle_t *)&c->grace);
     conn__close_handle(c, (uv_handle_t *)&c->linger);
+    conn__close_handle(c, (uv_handle_t *)&c->wire.timer);
 }
 
 static void
@@ -106,14 +108,16 @@ conn__on_shutdown(uv_shutdown_t *req, int status)
     conn__close_handles(c);
 }
 
-void
-conn_pair_drained(conn_t *c)
+/* Ends the client side with a FIN once what is queued for it is out. */
+static void
+conn__finish_client(conn_t *c)
 {
     uv_shutdown_t *req = NULL;
 
-    if (c->state != CONN_CLOSING) {
-        return; /* teardown will come back here */
+    if (c->finishing) {
+        return;
     }
+    c->finishing = 1;
     if (c->tcp_eof || uv_is_closing((uv_handle_t *)&c->tcp)) {
         conn__close_handles(c);
         return;
@@ -132,6 +136,15 @@ conn_pair_drained(conn_t *c)
     }
 }
 
+void
+conn_pair_drained(conn_t *c)
+{
+    if (c->state != CONN_CLOSING) {
+        return; /* teardown will come back here */
+    }
+    conn__finish_client(c);
+}
+
 static void
 conn__teardown(conn_t *c)
 {
@@ -141,6 +154,18 @@ conn__teardown(conn_t *c)
              "reason", c->close_reason, NULL);
     conn_set_state(c, CONN_CLOSING);
     sshd_session_shutdown(c); /* libssh's end of the socketpair closes here */
+    if (c->close_mode == CONN_CLOSE_RST && !c->tcp_eof) {
+        /* SO_LINGER 0 then close: the kernel sends RST, not FIN. */
+        c->finishing = 1;
+        uv_tcp_close_reset(&c->tcp, conn__on_closed);
+        conn__close_handles(c);
+        return;
+    }
+    if (c->close_mode == CONN_CLOSE_FIN) {
+        c->wire.cut = 1; /* nothing more from libssh reaches the client */
+        conn__finish_client(c);
+        return;
+    }
     if (c->tcp_eof || c->pair_eof || c->session == NULL) {
         if (c->pair_eof) {
             conn_pair_drained(c);
@@ -265,6 +290,23 @@ conn_accept(server_t *s)
         conn_close(c, CONN_BY_SERVER, 0, "uv_pipe_open: %s", uv_strerror(rc));
         return;
     }
+    wire_init(c);
+    if (c->maxstartups_drop) {
+        /* What sshd's drop_connection() does past MaxStartups. */
+        static const char msg[] = "Exceeded MaxStartups\r\n";
+        char *copy = malloc(sizeof msg - 1);
+        CONN_LOG(c, "maxstartups_drop", NULL);
+        if (copy != NULL) {
+            memcpy(copy, msg, sizeof msg - 1);
+            relay_write(c, RELAY_S2C, copy, sizeof msg - 1);
+        }
+        close(sv[1]);
+        c->close_mode = CONN_CLOSE_FIN;
+        conn_close(c, CONN_BY_SERVER, 0, "past MaxStartups %d:%d:%d",
+                   s->profile->max_startups_start, s->profile->max_startups_rate,
+                   s->profile->max_startups_full);
+        return;
+    }
     if (s->profile->login_grace_time > 0) {
         uv_timer_start(&c->grace, conn__on_grace,
                        (uint64_t)s->profile->login_grace_time * 1000u, 0);
@@ -273,6 +315,11 @@ conn_accept(server_t *s)
     if (rc != 0) {
         close(sv[1]);
         conn_close(c, CONN_BY_SERVER, 0, "relay: %s", uv_strerror(rc));
+        return;
+    }
+    wire_stage(c, FAULT_STAGE_ACCEPT);
+    if (c->close_requested) {
+        close(sv[1]);
         return;
     }
     if (sshd_session_start(c, sv[1]) != 0) {

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "channel.h"
 #include "server.h"
+#include "wire.h"
 
 typedef enum {
     CONN_ACCEPTED,
@@ -31,6 +32,14 @@ typedef enum {
     CONN_OPEN,
     CONN_CLOSING
 } conn_state_t;
+
+/* How the client side ends: after libssh's last words, or cut short the
+ * way a failing box or middlebox cuts it. */
+typedef enum {
+    CONN_CLOSE_GRACEFUL, /* forward what libssh still says, then FIN */
+    CONN_CLOSE_FIN,      /* FIN now, after what was already queued */
+    CONN_CLOSE_RST       /* RST now */
+} conn_close_mode_t;
 
 typedef enum {
     CONN_BY_CLIENT,
@@ -56,7 +65,6 @@ typedef struct conn_s {
     ssh_session session;
     ssh_event event;         /* after key exchange */
     int in_libssh;           /* inside a libssh call: teardown must wait */
-    int client_ident_logged;
 
     int tcp_eof;             /* the client closed or failed */
     int pair_eof;            /* libssh closed its end */
@@ -64,10 +72,14 @@ typedef struct conn_s {
     int pair_read_paused;    /* backpressure: the client is not draining */
 
     int close_requested;
+    conn_close_mode_t close_mode;
+    int finishing;           /* the client side's FIN or RST is under way */
+    int maxstartups_drop;    /* past MaxStartups: refused at accept */
     conn_closer_t closed_by;
     int send_disconnect;     /* tell the client why, with SSH_MSG_DISCONNECT */
     char close_reason[256];
 
+    wire_t wire;             /* tap + fault engine on the relay */
     auth_state_t auth;
     channel_t *channels;
 

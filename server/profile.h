@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fault.h"
+
 #define PROFILE_MAX_HOSTKEYS 8
 
 typedef enum {
@@ -84,6 +86,14 @@ typedef struct profile_s {
     size_t nexecs;
     profile_exec_t default_exec;         /* DefaultExecResponse */
     char *shell_prompt;                  /* ShellPrompt; %u expands to the user */
+
+    fault_rule_t *faults;                /* Fault, in file order */
+    size_t nfaults;
+    int max_startups_start;              /* MaxStartups start:rate:full, as sshd */
+    int max_startups_rate;
+    int max_startups_full;
+    int hostkey_none;                    /* HostKey none: the "keys missing" server */
+    int hostkey_rotation;                /* HostKeyRotation: 0 never, 1 restart, 2 connection */
 } profile_t;
 
 int profile_load(const char *path, profile_t **out, char *errbuf, size_t errlen);
@@ -106,7 +116,8 @@ void profile_print(const profile_t *p, FILE *f);
 
 /* Every keyword the parser knows, one per line, in table order:
  * "Name<TAB>kind<TAB>arguments<TAB>default", kind being sshd, sshmock,
- * alias or ignored. For documentation and `sshmock --keywords`. */
+ * alias or ignored. The unit tests check the reference documentation
+ * against it. */
 void profile_print_keywords(FILE *f);
 
 const profile_account_t *profile_account_find(const profile_t *p, const char *user);

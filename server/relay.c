@@ -107,6 +107,7 @@ relay_write(conn_t *c, relay_dir_t dir, char *buf, size_t len)
     if (rc != 0) {
         free(buf);
         free(w);
+        conn_close(c, CONN_BY_SERVER, 0, "relay write: %s", uv_strerror(rc));
         return rc;
     }
     if (uv_stream_get_write_queue_size(dst) > RELAY_HIGH_WATER &&
@@ -120,18 +121,13 @@ relay_write(conn_t *c, relay_dir_t dir, char *buf, size_t len)
 void
 relay_on_data(conn_t *c, relay_dir_t dir, char *buf, size_t len)
 {
-    int rc;
-
     /* While closing, what the client still sends has nowhere to go; what
      * libssh wrote last (a DISCONNECT, say) still goes to the client. */
     if (c->state == CONN_CLOSING && dir == RELAY_C2S) {
         free(buf);
         return;
     }
-    rc = relay_write(c, dir, buf, len);
-    if (rc != 0 && rc != UV_ECANCELED) {
-        conn_close(c, CONN_BY_SERVER, 0, "relay write: %s", uv_strerror(rc));
-    }
+    wire_on_data(c, dir, buf, len);
 }
 
 static void

@@ -38,6 +38,7 @@ server_init(server_t *s, uv_loop_t *loop, profile_t *profile, const sshmock_conf
     s->loop = loop;
     s->profile = profile;
     s->log_passwords = cfg->log_passwords;
+    s->rng = 0x73736d6f636b; /* fixed: MaxStartups draws replay run to run */
 
     state_dir = hostkey_state_dir(cfg->state_dir);
     if (state_dir == NULL) {

@@ -46,6 +46,7 @@ typedef struct server_s {
     size_t nconns;
     uint64_t next_conn_id;
     uint64_t total_conns;
+    uint64_t rng;           /* MaxStartups draws; seeded, so runs replay */
 
     char addr[80];          /* as bound; IPv6 in brackets */
     int port;               /* as bound (the real one when 0 was asked for) */

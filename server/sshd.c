@@ -83,21 +83,6 @@ fail:
 
 static void sshd__on_poll(uv_poll_t *h, int status, int events);
 
-static void
-sshd__log_client_ident(conn_t *c)
-{
-    const char *ident = NULL;
-
-    if (c->client_ident_logged) {
-        return;
-    }
-    ident = ssh_get_clientbanner(c->session);
-    if (ident != NULL) {
-        c->client_ident_logged = 1;
-        CONN_LOG(c, "client_ident", "ident", ident, NULL);
-    }
-}
-
 /* Key exchange has finished: log what was agreed and move on to
  * authentication. Runs once, from whichever comes first, the return of
  * ssh_handle_key_exchange() or the first message after NEWKEYS. */
@@ -107,7 +92,6 @@ sshd__kex_done(conn_t *c)
     if (c->state != CONN_KEX) {
         return;
     }
-    sshd__log_client_ident(c);
     CONN_LOG(c, "kex_done",
              "kex", ssh_get_kex_algo(c->session),
              "cipher_c2s", ssh_get_cipher_in(c->session),
@@ -241,8 +225,7 @@ sshd_drive(conn_t *c)
     c->in_libssh = 1;
     if (c->state == CONN_KEX) {
         rc = ssh_handle_key_exchange(c->session);
-        sshd__log_client_ident(c);
-        if (rc == SSH_OK) {
+            if (rc == SSH_OK) {
             sshd__kex_done(c);
         } else if (rc == SSH_ERROR && !c->close_requested) {
             const char *why = ssh_get_error(c->session);
@@ -283,6 +266,9 @@ sshd_drive(conn_t *c)
         c->in_libssh = 1;
         channel_flush_all(c);
         c->in_libssh = 0;
+    }
+    if (!c->close_requested) {
+        wire_after_libssh(c);
     }
     if (c->close_requested) {
         conn_maybe_teardown(c);
