@@ -31,6 +31,10 @@
 
 #include "util.h"
 
+/* At most this many Fault rules in a profile (a connection keeps one
+ * fire/no-fire bit for each). */
+#define FAULT_MAX_RULES 32
+
 #define FAULT_STAGE_MAP(XX)                                                     \
     XX(ACCEPT, "accept", "on accept, before any byte is sent")                  \
     XX(SERVER_IDENT, "server-ident", "after the server's identification")       \

@@ -216,7 +216,17 @@ hostkey__load_one(const profile_t *p, const profile_hostkey_t *spec,
             goto out;
         }
         util_strlcpy(hk->source, path.data, sizeof hk->source);
-        if (access(path.data, F_OK) == 0) {
+        if (p->hostkey_rotation != 0) {
+            /* HostKeyRotation: a new key each time, never kept. */
+            if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,
+                                 &hk->key) != SSH_OK) {
+                snprintf(err, errlen, "%s:%d: HostKey generate:%s: libssh cannot generate "
+                         "this key", p->path, spec->line, spec->spec);
+                goto out;
+            }
+            util_strlcpy(hk->source, "(in memory: HostKeyRotation)", sizeof hk->source);
+            hk->generated = 1;
+        } else if (access(path.data, F_OK) == 0) {
             if (ssh_pki_import_privkey_file(path.data, NULL, NULL, NULL, &hk->key) != SSH_OK) {
                 snprintf(err, errlen, "%s:%d: HostKey generate:%s: the kept key %s cannot "
                          "be loaded (delete it to make a new one)",
@@ -270,6 +280,19 @@ hostkey_load_all(const profile_t *p, const char *state_dir, hostkey_set_t *set,
     int rc;
 
     memset(set, 0, sizeof *set);
+    if (p->hostkey_none) {
+        /* The server plays one whose keys are missing, but libssh will not
+         * start a session without one: it gets a throwaway key the client
+         * never sees, because the connection ends at the client's KEXINIT. */
+        if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &set->keys[0].key) != SSH_OK) {
+            snprintf(err, errlen, "%s: cannot make the placeholder key", p->path);
+            return SSHMOCK_EHOSTKEY;
+        }
+        util_strlcpy(set->keys[0].source, "(none: HostKey none)", sizeof set->keys[0].source);
+        hostkey__describe(&set->keys[0]);
+        set->n = 1;
+        return 0;
+    }
     for (i = 0; i < p->nhostkeys && i < PROFILE_MAX_HOSTKEYS; i++) {
         rc = hostkey__load_one(p, &p->hostkeys[i], state_dir, &set->keys[set->n],
                                err, errlen);

@@ -71,6 +71,12 @@ typedef enum {
     PROFILE__OP_EXEC,
     PROFILE__OP_DEFAULT_EXEC,
     PROFILE__OP_SHELL_PROMPT,
+    PROFILE__OP_MAX_STARTUPS,
+    PROFILE__OP_HOSTKEY_ROTATION,
+    PROFILE__OP_FAULT,
+    PROFILE__OP_EXPLAIN,
+    PROFILE__OP_FIX_CLIENT,
+    PROFILE__OP_FIX_SERVER,
     PROFILE__OP_MATCH,
     PROFILE__OP_INCLUDE,
     PROFILE__OP_IGNORED,
@@ -129,6 +135,18 @@ static const profile__keyword_t profile__keywords[] = {
     { "LoginGraceTime", PROFILE__OP_LOGIN_GRACE_TIME, 0, 1, 1,
       "TIME (120, 2m, 1h30m; 0: no limit)", "120" },
     { "Banner", PROFILE__OP_BANNER, 0, 1, 1, "PATH | none", "none" },
+    { "MaxStartups", PROFILE__OP_MAX_STARTUPS, 0, 1, 1, "START[:RATE:FULL]",
+      "10:30:100" },
+    { "HostKeyRotation", PROFILE__OP_HOSTKEY_ROTATION, PROFILE__F_OWN, 1, 1,
+      "never | restart | connection", "never" },
+    { "Fault", PROFILE__OP_FAULT, PROFILE__F_MULTI | PROFILE__F_OWN, 2, PROFILE__ANY,
+      "STAGE ACTION [ARGS...] [when CONDITION]", NULL },
+    { "Explain", PROFILE__OP_EXPLAIN, PROFILE__F_MULTI | PROFILE__F_OWN, 1, PROFILE__ANY,
+      "TEXT...", NULL },
+    { "FixClient", PROFILE__OP_FIX_CLIENT, PROFILE__F_MULTI | PROFILE__F_OWN, 1,
+      PROFILE__ANY, "TEXT...", NULL },
+    { "FixServer", PROFILE__OP_FIX_SERVER, PROFILE__F_MULTI | PROFILE__F_OWN, 1,
+      PROFILE__ANY, "TEXT...", NULL },
     { "Account", PROFILE__OP_ACCOUNT, PROFILE__F_MULTI | PROFILE__F_OWN, 1, 2,
       "NAME [PASSWORD]", NULL },
     { "AccountKey", PROFILE__OP_ACCOUNT_KEY, PROFILE__F_MULTI | PROFILE__F_OWN, 3,
@@ -199,7 +217,6 @@ static const profile__keyword_t profile__keywords[] = {
     PROFILE__IGNORED("LogLevel"),
     PROFILE__IGNORED("LogVerbose"),
     PROFILE__IGNORED("MaxSessions"),
-    PROFILE__IGNORED("MaxStartups"),
     PROFILE__IGNORED("ModuliFile"),
     PROFILE__IGNORED("PermitEmptyPasswords"),
     PROFILE__IGNORED("PermitListen"),
@@ -407,6 +424,13 @@ profile_free(profile_t *p)
     free(p->execs);
     profile__exec_clear(&p->default_exec);
     free(p->shell_prompt);
+    for (i = 0; i < p->nfaults; i++) {
+        fault_rule_free(&p->faults[i]);
+    }
+    free(p->faults);
+    free(p->explanation);
+    free(p->fix_client);
+    free(p->fix_server);
     for (i = 0; i < full->nignored; i++) {
         free(full->ignored[i].args);
     }
@@ -886,6 +910,11 @@ profile__do_hostkey(profile__parser_t *ps, const profile__keyword_t *kw,
     if (p->nhostkeys >= PROFILE_MAX_HOSTKEYS) {
         return profile__fail(ps, ps->line, "%s: too many host keys (at most %d)",
                              kw->name, PROFILE_MAX_HOSTKEYS);
+    }
+    if (strcmp(arg, "none") == 0) {
+        /* The server whose host keys are missing: see hostkey_none. */
+        p->hostkey_none = 1;
+        return 0;
     }
     if (strncmp(arg, "generate:", 9) != 0) {
         hk.kind = PROFILE_HOSTKEY_FILE;
@@ -1542,6 +1571,92 @@ profile__dispatch(profile__parser_t *ps, const profile__keyword_t *kw,
         }
     case PROFILE__OP_SHELL_PROMPT:
         return profile__do_shell_prompt(ps, kw, argv[0], first);
+    case PROFILE__OP_MAX_STARTUPS: {
+        int start = 0, rate = 100, full_ = 0, n = 0;
+        char tail = 0;
+
+        n = sscanf(argv[0], "%d:%d:%d%c", &start, &rate, &full_, &tail);
+        if (n == 1 && strchr(argv[0], ':') == NULL) {
+            full_ = start; /* sshd: a single number refuses past it */
+            rate = 100;
+        } else if (n != 3) {
+            start = -1;
+        }
+        if (start < 1 || rate < 1 || rate > 100 || full_ < start) {
+            return profile__fail(ps, ps->line, "%s %s: expected START or START:RATE:FULL "
+                                 "with 1 <= START <= FULL and RATE from 1 to 100, "
+                                 "as in sshd_config", kw->name, argv[0]);
+        }
+        if (first) {
+            p->max_startups_start = start;
+            p->max_startups_rate = rate;
+            p->max_startups_full = full_;
+        }
+        return 0;
+    }
+    case PROFILE__OP_HOSTKEY_ROTATION:
+        if (strcasecmp(argv[0], "never") == 0) {
+            v = 0;
+        } else if (strcasecmp(argv[0], "restart") == 0) {
+            v = 1;
+        } else if (strcasecmp(argv[0], "connection") == 0) {
+            v = 2;
+        } else {
+            return profile__fail(ps, ps->line, "%s %s: expected never, restart or connection",
+                                 kw->name, argv[0]);
+        }
+        if (first) {
+            p->hostkey_rotation = v;
+        }
+        return 0;
+    case PROFILE__OP_FAULT: {
+        fault_rule_t r;
+        fault_rule_t *grown = NULL;
+        char err[512];
+
+        if (fault_rule_parse(&r, argv, argc, err, sizeof err) < 0) {
+            fault_rule_free(&r);
+            return profile__fail(ps, ps->line, "%s: %s", kw->name, err);
+        }
+        if (p->nfaults >= FAULT_MAX_RULES) {
+            fault_rule_free(&r);
+            return profile__fail(ps, ps->line, "%s: too many rules (at most %d)",
+                                 kw->name, FAULT_MAX_RULES);
+        }
+        grown = realloc(p->faults, (p->nfaults + 1) * sizeof *grown);
+        if (grown == NULL) {
+            fault_rule_free(&r);
+            return profile__nomem(ps);
+        }
+        r.line = ps->line;
+        p->faults = grown;
+        p->faults[p->nfaults++] = r;
+        return 0;
+    }
+    case PROFILE__OP_EXPLAIN:
+    case PROFILE__OP_FIX_CLIENT:
+    case PROFILE__OP_FIX_SERVER: {
+        char **field = kw->op == PROFILE__OP_EXPLAIN ? &p->explanation
+                       : kw->op == PROFILE__OP_FIX_CLIENT ? &p->fix_client : &p->fix_server;
+        char *text = NULL;
+        util_buf_t b = UTIL_BUF_INIT;
+
+        rc = profile__join(ps, kw, argv, argc, &text);
+        if (rc != 0) {
+            return rc;
+        }
+        /* Repeated lines make paragraphs: each is one line of the text. */
+        if ((*field != NULL && util_buf_printf(&b, "%s\n", *field) < 0) ||
+            util_buf_puts(&b, text) < 0) {
+            free(text);
+            util_buf_free(&b);
+            return profile__nomem(ps);
+        }
+        free(text);
+        free(*field);
+        *field = b.data;
+        return 0;
+    }
     case PROFILE__OP_MATCH:
         return profile__fail(ps, ps->line,
                              "Match blocks are not supported (sshmock plays one "
@@ -1795,6 +1910,11 @@ profile__finish(profile__parser_t *ps)
     if (!ps->seen[PROFILE__OP_KBD_AUTH]) {
         p->kbd_interactive_authentication = 1;
     }
+    if (!ps->seen[PROFILE__OP_MAX_STARTUPS]) {
+        p->max_startups_start = 10; /* sshd's default, 10:30:100 */
+        p->max_startups_rate = 30;
+        p->max_startups_full = 100;
+    }
     if (!ps->seen[PROFILE__OP_MAX_AUTH_TRIES]) {
         p->max_auth_tries = PROFILE__DEFAULT_MAX_AUTH_TRIES;
     }
@@ -1824,7 +1944,11 @@ profile__finish(profile__parser_t *ps)
         profile__set_default(&p->shell_prompt, PROFILE__DEFAULT_PROMPT) < 0) {
         return profile__nomem(ps);
     }
-    if (p->nhostkeys == 0 && profile__default_hostkeys(p) < 0) {
+    if (p->hostkey_none && p->nhostkeys > 0) {
+        return profile__fail(ps, ps->seen[PROFILE__OP_HOSTKEY],
+                             "HostKey none cannot be combined with other HostKey lines");
+    }
+    if (p->nhostkeys == 0 && !p->hostkey_none && profile__default_hostkeys(p) < 0) {
         return profile__nomem(ps);
     }
     rc = profile__check_auth_methods(ps);
@@ -2185,6 +2309,36 @@ profile__print_row(FILE *f, const profile_t *p, const profile__keyword_t *kw,
         profile__print_quoted(f, p->shell_prompt, strlen(p->shell_prompt), 1);
         fputc('\n', f);
         break;
+    case PROFILE__OP_MAX_STARTUPS:
+        fprintf(f, "%s %d:%d:%d\n", lname, p->max_startups_start, p->max_startups_rate,
+                p->max_startups_full);
+        break;
+    case PROFILE__OP_HOSTKEY_ROTATION:
+        fprintf(f, "%s %s\n", lname, p->hostkey_rotation == 2 ? "connection"
+                : p->hostkey_rotation == 1 ? "restart" : "never");
+        break;
+    case PROFILE__OP_FAULT:
+        for (i = 0; i < p->nfaults; i++) {
+            util_buf_t b = UTIL_BUF_INIT;
+            fault_rule_format(&p->faults[i], &b);
+            fprintf(f, "%s %s\n", lname, b.data != NULL ? b.data : "");
+            util_buf_free(&b);
+        }
+        break;
+    case PROFILE__OP_EXPLAIN:
+    case PROFILE__OP_FIX_CLIENT:
+    case PROFILE__OP_FIX_SERVER: {
+        const char *t = kw->op == PROFILE__OP_EXPLAIN ? p->explanation
+                        : kw->op == PROFILE__OP_FIX_CLIENT ? p->fix_client : p->fix_server;
+        const char *nl = NULL;
+
+        while (t != NULL && *t != '\0') {
+            nl = strchr(t, '\n');
+            fprintf(f, "%s %.*s\n", lname, (int)(nl != NULL ? nl - t : (long)strlen(t)), t);
+            t = nl != NULL ? nl + 1 : NULL;
+        }
+        break;
+    }
     case PROFILE__OP_ACCOUNT_KEY:
     case PROFILE__OP_ACCOUNT_KEY_FILE:
     case PROFILE__OP_MATCH:

@@ -93,6 +93,9 @@ typedef struct profile_s {
     int max_startups_rate;
     int max_startups_full;
     int hostkey_none;                    /* HostKey none: the "keys missing" server */
+    char *explanation;                   /* Explain lines, joined by '\n' */
+    char *fix_client;                    /* FixClient lines */
+    char *fix_server;                    /* FixServer lines */
     int hostkey_rotation;                /* HostKeyRotation: 0 never, 1 restart, 2 connection */
 } profile_t;
 

@@ -147,7 +147,33 @@ sshd_session_start(conn_t *c, int fd)
         close(fd);
         return SSHMOCK_ENOMEM;
     }
-    rc = ssh_bind_accept_fd(s->bind, c->session, fd);
+    if (s->profile->hostkey_rotation == 2) {
+        /* HostKeyRotation connection: this session gets keys of its own. */
+        hostkey_set_t fresh;
+        ssh_bind b = NULL;
+        char err[256];
+
+        if (hostkey_load_all(s->profile, "", &fresh, err, sizeof err) != 0 ||
+            sshd_bind_new(s->profile, &fresh, &b, err, sizeof err) != 0) {
+            hostkey_set_free(&fresh);
+            close(fd);
+            CONN_LOG(c, "error", "where", "HostKeyRotation", "reason", err, NULL);
+            return SSHMOCK_EHOSTKEY;
+        }
+        CONN_LOG(c, "hostkey", "type", fresh.keys[0].type, "fingerprint",
+                 fresh.keys[0].fingerprint, "rotation", "connection", NULL);
+        rc = ssh_bind_accept_fd(b, c->session, fd);
+        if (rc != SSH_OK && ssh_get_fd(c->session) != fd) {
+            close(fd);
+        }
+        ssh_bind_free(b);
+        hostkey_set_free(&fresh);
+        if (rc != SSH_OK) {
+            return SSHMOCK_ELIBSSH;
+        }
+    } else {
+        rc = ssh_bind_accept_fd(s->bind, c->session, fd);
+    }
     if (rc != SSH_OK) {
         /* When libssh failed before taking the fd, it is still ours. */
         if (ssh_get_fd(c->session) != fd) {

@@ -435,6 +435,15 @@ wire__act_on_event(conn_t *c)
         wire_stage(c, client ? FAULT_STAGE_CLIENT_IDENT : FAULT_STAGE_SERVER_IDENT);
         break;
     case TAP_EV_KEXINIT:
+        if (client && c->srv->profile->hostkey_none) {
+            /* sshd with no usable host key dies in key exchange, once it has
+             * the client's KEXINIT: the client sees the connection close. */
+            CONN_LOG(c, "no_hostkey", NULL);
+            c->wire.cut = 1;
+            c->close_mode = CONN_CLOSE_FIN;
+            conn_close(c, CONN_BY_SERVER, 0, "no host key for key exchange (HostKey none)");
+            break;
+        }
         wire_stage(c, client ? FAULT_STAGE_CLIENT_KEXINIT : FAULT_STAGE_SERVER_KEXINIT);
         break;
     case TAP_EV_NEWKEYS:

@@ -22,7 +22,7 @@
 #include "tap.h"
 #include "util.h"
 
-#define WIRE_MAX_RULES 32
+#define WIRE_MAX_RULES FAULT_MAX_RULES
 
 struct conn_s;
 
