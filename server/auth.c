@@ -288,6 +288,16 @@ auth_handle(conn_t *c, ssh_message msg)
     }
     acct = profile_account_find(p, c->auth.user);
     c->auth.attempts++;
+    if (p->banner != NULL && !c->auth.banner_sent) {
+        /* sshd sends the Banner file before its answer to the first request
+         * (RFC 4252 5.4, SSH_MSG_USERAUTH_BANNER). */
+        ssh_string b = ssh_string_from_char(p->banner);
+        c->auth.banner_sent = 1;
+        if (b != NULL) {
+            ssh_send_issue_banner(c->session, b);
+            ssh_string_free(b);
+        }
+    }
 
     switch (subtype) {
     case SSH_AUTH_METHOD_NONE:

@@ -36,6 +36,7 @@ typedef struct auth_state_s {
     int authenticated;
     char user[128];
     int kbdint_pending;             /* a prompt was sent, answers awaited */
+    int banner_sent;                /* Banner: sent once, before the first reply */
     const char *done[AUTH_MAX_STEPS]; /* methods completed, for AuthenticationMethods */
     int ndone;
 } auth_state_t;
