@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <regex.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
@@ -77,6 +78,12 @@ typedef enum {
     PROFILE__OP_EXPLAIN,
     PROFILE__OP_FIX_CLIENT,
     PROFILE__OP_FIX_SERVER,
+    PROFILE__OP_MATRIX_AUTH,
+    PROFILE__OP_MATRIX_HOLD,
+    PROFILE__OP_MATRIX_KNOWN_HOST,
+    PROFILE__OP_CLIENT_OPTIONS,
+    PROFILE__OP_CLIENT_FIX,
+    PROFILE__OP_EXPECT,
     PROFILE__OP_MATCH,
     PROFILE__OP_INCLUDE,
     PROFILE__OP_IGNORED,
@@ -147,6 +154,17 @@ static const profile__keyword_t profile__keywords[] = {
       PROFILE__ANY, "TEXT...", NULL },
     { "FixServer", PROFILE__OP_FIX_SERVER, PROFILE__F_MULTI | PROFILE__F_OWN, 1,
       PROFILE__ANY, "TEXT...", NULL },
+    { "MatrixAuth", PROFILE__OP_MATRIX_AUTH, PROFILE__F_OWN, 1, 1,
+      "password | key | key-rsa | wrong-password", "password" },
+    { "MatrixHold", PROFILE__OP_MATRIX_HOLD, PROFILE__F_OWN, 1, 1, "0..50", "0" },
+    { "MatrixKnownHost", PROFILE__OP_MATRIX_KNOWN_HOST, PROFILE__F_OWN, 1, 1, "yes|no",
+      "no" },
+    { "ClientOptions", PROFILE__OP_CLIENT_OPTIONS, PROFILE__F_MULTI | PROFILE__F_OWN, 2,
+      PROFILE__ANY, "CLIENT KEY=VALUE...", NULL },
+    { "ClientFix", PROFILE__OP_CLIENT_FIX, PROFILE__F_MULTI | PROFILE__F_OWN, 2,
+      PROFILE__ANY, "CLIENT KEY=VALUE...", NULL },
+    { "Expect", PROFILE__OP_EXPECT, PROFILE__F_MULTI | PROFILE__F_OWN, 2, 4,
+      "CLIENT connect | CLIENT fail STAGE [REGEX]", NULL },
     { "Account", PROFILE__OP_ACCOUNT, PROFILE__F_MULTI | PROFILE__F_OWN, 1, 2,
       "NAME [PASSWORD]", NULL },
     { "AccountKey", PROFILE__OP_ACCOUNT_KEY, PROFILE__F_MULTI | PROFILE__F_OWN, 3,
@@ -387,6 +405,45 @@ profile__account_clear(profile_account_t *a)
     memset(a, 0, sizeof *a);
 }
 
+static void
+profile__client_opts_free(profile_client_opts_t *o, size_t n)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < n; i++) {
+        free(o[i].client);
+        for (j = 0; j < o[i].nopts; j++) {
+            free(o[i].opts[j]);
+        }
+        free(o[i].opts);
+    }
+    free(o);
+}
+
+/* The clients the matrix knows; "custom" clients take one of these as
+ * their model, so the same names must be used here. */
+static const char *const profile__clients[] = {
+    "openssh", "plink", "dbclient", "paramiko", "asyncssh", "ssh2", "libssh",
+};
+
+static int
+profile__known_client(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < UTIL_ARRAY_SIZE(profile__clients); i++) {
+        if (strcmp(profile__clients[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *const profile__stages[] = {
+    "tcp", "banner", "kex", "hostkey", "auth", "session", "timeout",
+};
+
 void
 profile_free(profile_t *p)
 {
@@ -428,6 +485,14 @@ profile_free(profile_t *p)
         fault_rule_free(&p->faults[i]);
     }
     free(p->faults);
+    for (i = 0; i < p->nexpects; i++) {
+        free(p->expects[i].client);
+        free(p->expects[i].stage);
+        free(p->expects[i].pattern);
+    }
+    free(p->expects);
+    profile__client_opts_free(p->client_options, p->nclient_options);
+    profile__client_opts_free(p->client_fixes, p->nclient_fixes);
     free(p->explanation);
     free(p->fix_client);
     free(p->fix_server);
@@ -1657,6 +1722,147 @@ profile__dispatch(profile__parser_t *ps, const profile__keyword_t *kw,
         *field = b.data;
         return 0;
     }
+    case PROFILE__OP_MATRIX_AUTH: {
+        static const char *const names[] = { "password", "key", "key-rsa", "wrong-password" };
+        size_t i;
+
+        for (i = 0; i < UTIL_ARRAY_SIZE(names); i++) {
+            if (strcasecmp(argv[0], names[i]) == 0) {
+                if (first) {
+                    p->matrix_auth = (profile_matrix_auth_t)i;
+                }
+                return 0;
+            }
+        }
+        return profile__fail(ps, ps->line, "%s %s: expected password, key, key-rsa or "
+                             "wrong-password", kw->name, argv[0]);
+    }
+    case PROFILE__OP_MATRIX_HOLD:
+        rc = profile__number(ps, kw, argv[0], 0, 50, &v);
+        if (rc == 0 && first) {
+            p->matrix_hold = v;
+        }
+        return rc;
+    case PROFILE__OP_MATRIX_KNOWN_HOST:
+        rc = profile__yesno(ps, kw, argv[0], &v);
+        if (rc == 0 && first) {
+            p->matrix_known_host = v;
+        }
+        return rc;
+    case PROFILE__OP_CLIENT_OPTIONS:
+    case PROFILE__OP_CLIENT_FIX: {
+        profile_client_opts_t **arr = kw->op == PROFILE__OP_CLIENT_FIX ? &p->client_fixes
+                                                                       : &p->client_options;
+        size_t *n = kw->op == PROFILE__OP_CLIENT_FIX ? &p->nclient_fixes : &p->nclient_options;
+        profile_client_opts_t *grown = NULL;
+        profile_client_opts_t o;
+        int i;
+
+        if (!profile__known_client(argv[0])) {
+            return profile__fail(ps, ps->line, "%s: unknown client '%s' (clients: openssh, "
+                                 "plink, dbclient, paramiko, asyncssh, ssh2, libssh)",
+                                 kw->name, argv[0]);
+        }
+        memset(&o, 0, sizeof o);
+        for (i = 1; i < argc; i++) {
+            if (strchr(argv[i], '=') == NULL || argv[i][0] == '=') {
+                return profile__fail(ps, ps->line, "%s %s: '%s' is not KEY=VALUE", kw->name,
+                                     argv[0], argv[i]);
+            }
+        }
+        o.client = strdup(argv[0]);
+        o.opts = calloc((size_t)argc, sizeof *o.opts);
+        o.line = ps->line;
+        if (o.client == NULL || o.opts == NULL) {
+            free(o.client);
+            free(o.opts);
+            return profile__nomem(ps);
+        }
+        for (i = 1; i < argc; i++) {
+            o.opts[o.nopts] = strdup(argv[i]);
+            if (o.opts[o.nopts] == NULL) {
+                profile__client_opts_free(&o, 0);
+                free(o.client);
+                return profile__nomem(ps);
+            }
+            o.nopts++;
+        }
+        grown = realloc(*arr, (*n + 1) * sizeof *grown);
+        if (grown == NULL) {
+            size_t j;
+            for (j = 0; j < o.nopts; j++) {
+                free(o.opts[j]);
+            }
+            free(o.opts);
+            free(o.client);
+            return profile__nomem(ps);
+        }
+        *arr = grown;
+        (*arr)[(*n)++] = o;
+        return 0;
+    }
+    case PROFILE__OP_EXPECT: {
+        profile_expect_t e;
+        profile_expect_t *grown = NULL;
+        size_t i;
+        int stage_ok = 0;
+
+        memset(&e, 0, sizeof e);
+        if (!profile__known_client(argv[0])) {
+            return profile__fail(ps, ps->line, "%s: unknown client '%s' (clients: openssh, "
+                                 "plink, dbclient, paramiko, asyncssh, ssh2, libssh)",
+                                 kw->name, argv[0]);
+        }
+        if (strcmp(argv[1], "connect") == 0 && argc <= 3) {
+            e.connect = 1;
+        } else if (strcmp(argv[1], "fail") == 0 && argc >= 3) {
+            for (i = 0; i < UTIL_ARRAY_SIZE(profile__stages); i++) {
+                stage_ok |= strcmp(argv[2], profile__stages[i]) == 0;
+            }
+            if (!stage_ok) {
+                return profile__fail(ps, ps->line, "%s %s fail %s: the stage is one of tcp, "
+                                     "banner, kex, hostkey, auth, session, timeout",
+                                     kw->name, argv[0], argv[2]);
+            }
+        } else {
+            return profile__fail(ps, ps->line, "%s: expected CLIENT connect [REGEX] or "
+                                 "CLIENT fail STAGE [REGEX]", kw->name);
+        }
+        if (profile_expect_find(p, argv[0]) != NULL) {
+            return profile__fail(ps, ps->line, "%s %s: this client already has an "
+                                 "expectation (line %d)", kw->name, argv[0],
+                                 profile_expect_find(p, argv[0])->line);
+        }
+        {
+            const char *pattern = e.connect ? (argc == 3 ? argv[2] : NULL)
+                                            : (argc == 4 ? argv[3] : NULL);
+            regex_t re;
+            if (pattern != NULL) {
+                int rrc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+                if (rrc != 0) {
+                    char why[128];
+                    regerror(rrc, &re, why, sizeof why);
+                    return profile__fail(ps, ps->line, "%s %s: bad regex: %s", kw->name,
+                                         argv[0], why);
+                }
+                regfree(&re);
+            }
+            e.client = strdup(argv[0]);
+            e.stage = e.connect ? NULL : strdup(argv[2]);
+            e.pattern = pattern != NULL ? strdup(pattern) : NULL;
+        }
+        e.line = ps->line;
+        grown = e.client != NULL ? realloc(p->expects, (p->nexpects + 1) * sizeof *grown) : NULL;
+        if (grown == NULL) {
+            free(e.client);
+            free(e.stage);
+            free(e.pattern);
+            return profile__nomem(ps);
+        }
+        p->expects = grown;
+        p->expects[p->nexpects++] = e;
+        return 0;
+    }
     case PROFILE__OP_MATCH:
         return profile__fail(ps, ps->line,
                              "Match blocks are not supported (sshmock plays one "
@@ -2100,6 +2306,56 @@ profile_account_find(const profile_t *p, const char *user)
     return NULL;
 }
 
+const profile_expect_t *
+profile_expect_find(const profile_t *p, const char *client)
+{
+    size_t i;
+
+    for (i = 0; i < p->nexpects; i++) {
+        if (strcmp(p->expects[i].client, client) == 0) {
+            return &p->expects[i];
+        }
+    }
+    return NULL;
+}
+
+static const profile_client_opts_t *
+profile__opts_find(const profile_client_opts_t *arr, size_t n, const char *client)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(arr[i].client, client) == 0) {
+            return &arr[i];
+        }
+    }
+    return NULL;
+}
+
+const profile_client_opts_t *
+profile_client_options_find(const profile_t *p, const char *client)
+{
+    return profile__opts_find(p->client_options, p->nclient_options, client);
+}
+
+const profile_client_opts_t *
+profile_client_fix_find(const profile_t *p, const char *client)
+{
+    return profile__opts_find(p->client_fixes, p->nclient_fixes, client);
+}
+
+const char *
+profile_matrix_auth_name(profile_matrix_auth_t a)
+{
+    switch (a) {
+    case PROFILE_MATRIX_AUTH_PASSWORD: return "password";
+    case PROFILE_MATRIX_AUTH_KEY: return "key";
+    case PROFILE_MATRIX_AUTH_KEY_RSA: return "key-rsa";
+    case PROFILE_MATRIX_AUTH_WRONG_PASSWORD: return "wrong-password";
+    }
+    return "?";
+}
+
 const profile_exec_t *
 profile_exec_find(const profile_t *p, const char *command)
 {
@@ -2339,6 +2595,45 @@ profile__print_row(FILE *f, const profile_t *p, const profile__keyword_t *kw,
         }
         break;
     }
+    case PROFILE__OP_MATRIX_AUTH:
+        fprintf(f, "%s %s\n", lname, profile_matrix_auth_name(p->matrix_auth));
+        break;
+    case PROFILE__OP_MATRIX_HOLD:
+        fprintf(f, "%s %d\n", lname, p->matrix_hold);
+        break;
+    case PROFILE__OP_MATRIX_KNOWN_HOST:
+        fprintf(f, "%s %s\n", lname, p->matrix_known_host ? "yes" : "no");
+        break;
+    case PROFILE__OP_CLIENT_OPTIONS:
+    case PROFILE__OP_CLIENT_FIX: {
+        const profile_client_opts_t *arr = kw->op == PROFILE__OP_CLIENT_FIX ? p->client_fixes
+                                                                            : p->client_options;
+        size_t n = kw->op == PROFILE__OP_CLIENT_FIX ? p->nclient_fixes : p->nclient_options;
+
+        for (i = 0; i < n; i++) {
+            fprintf(f, "%s %s", lname, arr[i].client);
+            for (j = 0; j < arr[i].nopts; j++) {
+                fputc(' ', f);
+                profile__print_word(f, arr[i].opts[j]);
+            }
+            fputc('\n', f);
+        }
+        break;
+    }
+    case PROFILE__OP_EXPECT:
+        for (i = 0; i < p->nexpects; i++) {
+            const profile_expect_t *e = &p->expects[i];
+            fprintf(f, "%s %s %s", lname, e->client, e->connect ? "connect" : "fail");
+            if (e->stage != NULL) {
+                fprintf(f, " %s", e->stage);
+            }
+            if (e->pattern != NULL) {
+                fputc(' ', f);
+                profile__print_quoted(f, e->pattern, strlen(e->pattern), 0);
+            }
+            fputc('\n', f);
+        }
+        break;
     case PROFILE__OP_ACCOUNT_KEY:
     case PROFILE__OP_ACCOUNT_KEY_FILE:
     case PROFILE__OP_MATCH:

@@ -50,6 +50,32 @@ typedef struct profile_exec_s {
     size_t err_len;
 } profile_exec_t;
 
+/* What the client matrix expects of one client against this profile. */
+typedef struct profile_expect_s {
+    char *client;     /* "openssh", "plink", ... */
+    int connect;      /* 1: the command runs; 0: the client fails */
+    char *stage;      /* fail: where (tcp, banner, kex, hostkey, auth, session, timeout) */
+    char *pattern;    /* an extended regex its output must match, or NULL */
+    int line;
+} profile_expect_t;
+
+/* Client options: the scenario's client configuration (ClientOptions), or
+ * the documented fix for one client (ClientFix). Options are KEY=VALUE as
+ * the drivers take them (client-tests/drivers/README.md). */
+typedef struct profile_client_opts_s {
+    char *client;
+    char **opts;
+    size_t nopts;
+    int line;
+} profile_client_opts_t;
+
+typedef enum {
+    PROFILE_MATRIX_AUTH_PASSWORD,       /* demo / demo */
+    PROFILE_MATRIX_AUTH_KEY,            /* the demo ed25519 key */
+    PROFILE_MATRIX_AUTH_KEY_RSA,        /* the demo RSA key */
+    PROFILE_MATRIX_AUTH_WRONG_PASSWORD  /* a wrong password */
+} profile_matrix_auth_t;
+
 typedef struct profile_s {
     char *path;          /* as given */
     char *dir;           /* directory of path, for relative file names */
@@ -96,6 +122,17 @@ typedef struct profile_s {
     char *explanation;                   /* Explain lines, joined by '\n' */
     char *fix_client;                    /* FixClient lines */
     char *fix_server;                    /* FixServer lines */
+
+    /* The client matrix (sshmock matrix). */
+    profile_matrix_auth_t matrix_auth;   /* MatrixAuth */
+    int matrix_hold;                     /* MatrixHold: idle connections held during a run */
+    int matrix_known_host;               /* MatrixKnownHost: a first run records the host key */
+    profile_expect_t *expects;           /* Expect */
+    size_t nexpects;
+    profile_client_opts_t *client_options; /* ClientOptions */
+    size_t nclient_options;
+    profile_client_opts_t *client_fixes;   /* ClientFix */
+    size_t nclient_fixes;
     int hostkey_rotation;                /* HostKeyRotation: 0 never, 1 restart, 2 connection */
 } profile_t;
 
@@ -122,6 +159,12 @@ void profile_print(const profile_t *p, FILE *f);
  * alias or ignored. The unit tests check the reference documentation
  * against it. */
 void profile_print_keywords(FILE *f);
+
+/* The matrix entries for a client (NULL when the profile has none). */
+const profile_expect_t *profile_expect_find(const profile_t *p, const char *client);
+const profile_client_opts_t *profile_client_options_find(const profile_t *p, const char *client);
+const profile_client_opts_t *profile_client_fix_find(const profile_t *p, const char *client);
+const char *profile_matrix_auth_name(profile_matrix_auth_t a);
 
 const profile_account_t *profile_account_find(const profile_t *p, const char *user);
 
