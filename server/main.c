@@ -13,6 +13,8 @@
 
 #include <sshmock/sshmock.h>
 
+#include "catalog.h"
+#include "matrix.h"
 #include "profile.h"
 #include "server.h"
 #include "util.h"
@@ -27,12 +29,16 @@ static const char main__usage[] =
     "Usage:\n"
     "  sshmock serve [PROFILE] [options]   serve a profile (default: modern)\n"
     "  sshmock check PROFILE               validate a profile and print it, like sshd -T\n"
+    "  sshmock list                        the shipped profiles (the failure catalogue)\n"
+    "  sshmock explain PROFILE             what a scenario is, what clients print, the fixes\n"
+    "  sshmock lab [--base-port N]         serve every profile at once, one port each\n"
+    "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
     "  sshmock --help | --version\n"
     "\n"
     "PROFILE is a file, or the name of a shipped profile (for example\n"
     "\"legacy-kex-group1\" for profiles/legacy-kex-group1.conf).\n"
     "\n"
-    "Run \"sshmock serve --help\" for the server's options. The profile language is\n"
+    "Run \"sshmock COMMAND --help\" for a command's options. The profile language is\n"
     "described in docs/profile-reference.md.\n";
 
 static const char main__serve_usage[] =
@@ -67,28 +73,6 @@ static const char main__check_usage[] =
     "its resolved value (defaults included), like sshd -T. Errors are printed\n"
     "as FILE:LINE: message, and the exit status is 2.\n";
 
-/* A profile argument: an existing file, else a shipped profile's name. */
-static char *
-main__resolve_profile(const char *arg)
-{
-    const char *dir = getenv("SSHMOCK_PROFILE_DIR");
-    util_buf_t b = UTIL_BUF_INIT;
-
-    if (access(arg, F_OK) == 0 || strchr(arg, '/') != NULL) {
-        return strdup(arg);
-    }
-    if (dir == NULL || dir[0] == '\0') {
-        dir = SSHMOCK_PROFILE_DIR;
-    }
-    util_buf_printf(&b, "%s/%s%s", dir, arg,
-                    strlen(arg) > 5 && strcmp(arg + strlen(arg) - 5, ".conf") == 0 ? "" : ".conf");
-    if (b.data != NULL && access(b.data, F_OK) == 0) {
-        return b.data;
-    }
-    util_buf_free(&b);
-    return strdup(arg); /* profile_load names it in its error */
-}
-
 static int
 main__check(int argc, char **argv)
 {
@@ -104,7 +88,7 @@ main__check(int argc, char **argv)
         fputs(main__check_usage, stderr);
         return EXIT_USAGE;
     }
-    path = main__resolve_profile(argv[1]);
+    path = catalog_resolve(argv[1]);
     if (profile_load(path, &p, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         free(path);
@@ -175,7 +159,7 @@ main__serve(int argc, char **argv)
         fprintf(stderr, "sshmock serve: one profile at a time (got %d)\n", argc - optind);
         return EXIT_USAGE;
     }
-    path = main__resolve_profile(optind < argc ? argv[optind] : "modern");
+    path = catalog_resolve(optind < argc ? argv[optind] : "modern");
     if (profile_load(path, &p, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         free(path);
@@ -209,6 +193,258 @@ main__serve(int argc, char **argv)
     return 0;
 }
 
+static const char main__lab_usage[] =
+    "Usage: sshmock lab [--base-port N] [--listen ADDR] [--state-dir DIR] [--quiet]\n"
+    "                   [--log-json FILE]\n"
+    "\n"
+    "Serves every profile of the catalogue at once, each on its own port (from\n"
+    "N up, in name order; default 2200; 0 picks free ports), and prints the map:\n"
+    "port, profile, description. For labs where students meet each SSH failure\n"
+    "and learn to diagnose it. Stops on SIGINT or SIGTERM.\n";
+
+static const char main__matrix_usage[] =
+    "Usage: sshmock matrix [PROFILE...] [options]\n"
+    "\n"
+    "Serves each PROFILE (default: every shipped profile) on a free loopback port\n"
+    "and runs real SSH clients against it, in parallel, each under a timeout. Each\n"
+    "client runs \"echo hello\" as user demo; what it printed and its exit status are\n"
+    "checked against the profile's Expect line for that client.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --client LIST     built-in clients to run, comma-separated (default: all:\n"
+    "                        openssh,plink,dbclient,paramiko,asyncssh,ssh2,libssh)\n"
+    "  -C, --custom NAME=[MODEL:]COMMAND\n"
+    "                        your own client command, e.g. --custom 'mine=ssh -F ./my_config'.\n"
+    "                        MODEL (openssh, plink or dbclient; guessed from the command)\n"
+    "                        says whose expectations apply. Repeatable. Given alone, only\n"
+    "                        the custom clients run.\n"
+    "  -f, --fixes           retry each failing cell with the client's documented fix\n"
+    "                        (ClientFix) and report whether it works\n"
+    "  -j, --jobs N          parallel client runs (default: 4 per CPU, at most 16)\n"
+    "  -t, --timeout S       each client's own connect timeout (default 5; a run is\n"
+    "                        killed 15 s after it)\n"
+    "      --json FILE       write the results as JSON\n"
+    "      --junit FILE      write JUnit XML (one testcase per cell) for CI systems\n"
+    "      --html FILE       write a self-contained HTML report\n"
+    "  -s, --state-dir DIR   where host keys are kept (as for serve)\n"
+    "      --drivers DIR     client drivers (default: client-tests/drivers of the source)\n"
+    "  -q, --quiet           no progress lines\n"
+    "\n"
+    "Exit status: 0 when every expectation held (and, with --fixes, every fix\n"
+    "worked), 1 otherwise, 2 for bad usage or a bad profile, 77 when every client\n"
+    "asked for is missing.\n";
+
+static int
+main__lab(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "base-port", required_argument, NULL, 'b' },
+        { "listen", required_argument, NULL, 'l' },
+        { "state-dir", required_argument, NULL, 's' },
+        { "log-json", required_argument, NULL, 'j' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *listen_addr = NULL;
+    const char *state_dir = NULL;
+    const char *log_json = NULL;
+    int base = 2200;
+    int quiet = 0;
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "b:l:s:j:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            if (main__parse_port(optarg, &base) != 0) {
+                fprintf(stderr, "sshmock lab: --base-port %s: not a port number\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'l': listen_addr = optarg; break;
+        case 's': state_dir = optarg; break;
+        case 'j': log_json = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(main__lab_usage, stdout); return 0;
+        default: fputs(main__lab_usage, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fputs(main__lab_usage, stderr);
+        return EXIT_USAGE;
+    }
+    return catalog_lab(listen_addr, base, state_dir, quiet, log_json);
+}
+
+/* "NAME=[MODEL:]COMMAND" */
+static int
+main__custom_client(const char *spec, matrix_client_t *c)
+{
+    const char *eq = strchr(spec, '=');
+    const char *cmd = NULL;
+    const char *colon = NULL;
+    char word[64] = "";
+    size_t i;
+
+    memset(c, 0, sizeof *c);
+    if (eq == NULL || eq == spec || eq[1] == '\0') {
+        fprintf(stderr, "sshmock matrix: --custom %s: expected NAME=[MODEL:]COMMAND\n", spec);
+        return -1;
+    }
+    c->name = util_strndup(spec, (size_t)(eq - spec));
+    cmd = eq + 1;
+    colon = strchr(cmd, ':');
+    if (colon != NULL && strcspn(cmd, " ") > (size_t)(colon - cmd)) {
+        c->model = util_strndup(cmd, (size_t)(colon - cmd));
+        cmd = colon + 1;
+    } else {
+        const char *base = NULL;
+        sscanf(cmd, "%63s", word);
+        base = strrchr(word, '/') != NULL ? strrchr(word, '/') + 1 : word;
+        c->model = strdup(strcmp(base, "ssh") == 0 ? "openssh" : base);
+    }
+    c->command = strdup(cmd);
+    for (i = 0; i < 3; i++) {
+        static const char *const custom_ok[] = { "openssh", "plink", "dbclient" };
+        if (strcmp(c->model, custom_ok[i]) == 0) {
+            return 0;
+        }
+    }
+    fprintf(stderr, "sshmock matrix: --custom %s: cannot tell which client this is; say it: "
+            "NAME=openssh:COMMAND, NAME=plink:COMMAND or NAME=dbclient:COMMAND\n", spec);
+    return -1;
+}
+
+static int
+main__matrix(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "client", required_argument, NULL, 'c' },
+        { "custom", required_argument, NULL, 'C' },
+        { "fixes", no_argument, NULL, 'f' },
+        { "jobs", required_argument, NULL, 'j' },
+        { "timeout", required_argument, NULL, 't' },
+        { "json", required_argument, NULL, 'J' },
+        { "junit", required_argument, NULL, 'U' },
+        { "html", required_argument, NULL, 'H' },
+        { "state-dir", required_argument, NULL, 's' },
+        { "drivers", required_argument, NULL, 'D' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    matrix_options_t o;
+    matrix_client_t clients[64];
+    size_t nclients = 0;
+    char **paths = NULL;
+    size_t npaths = 0;
+    int builtin_asked = 0;
+    int custom_asked = 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    char *list = NULL;
+    char *save = NULL;
+    char *name = NULL;
+    int opt;
+    int rc = EXIT_USAGE;
+    size_t i;
+
+    memset(&o, 0, sizeof o);
+    o.jobs = (int)(ncpu > 0 ? (ncpu * 4 > 16 ? 16 : ncpu * 4) : 8);
+    o.timeout = 5;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:C:fj:t:s:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            builtin_asked = 1;
+            list = strdup(optarg);
+            for (name = strtok_r(list, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
+                int known = 0;
+                for (i = 0; i < matrix_nbuiltin_clients; i++) {
+                    known |= strcmp(name, matrix_builtin_clients[i]) == 0;
+                }
+                if (!known || nclients >= UTIL_ARRAY_SIZE(clients)) {
+                    fprintf(stderr, "sshmock matrix: unknown client '%s' (clients: openssh, plink, "
+                            "dbclient, paramiko, asyncssh, ssh2, libssh)\n", name);
+                    free(list);
+                    goto out;
+                }
+                clients[nclients].name = strdup(name);
+                clients[nclients].model = strdup(name);
+                clients[nclients].command = NULL;
+                nclients++;
+            }
+            free(list);
+            break;
+        case 'C':
+            custom_asked = 1;
+            if (nclients >= UTIL_ARRAY_SIZE(clients) ||
+                main__custom_client(optarg, &clients[nclients]) != 0) {
+                if (nclients < UTIL_ARRAY_SIZE(clients)) {
+                    nclients++; /* freed below */
+                }
+                goto out;
+            }
+            nclients++;
+            break;
+        case 'f': o.fixes = 1; break;
+        case 'j':
+            o.jobs = atoi(optarg);
+            if (o.jobs < 1 || o.jobs > 256) {
+                fprintf(stderr, "sshmock matrix: --jobs %s: expected 1 to 256\n", optarg);
+                goto out;
+            }
+            break;
+        case 't':
+            o.timeout = atoi(optarg);
+            if (o.timeout < 1 || o.timeout > 600) {
+                fprintf(stderr, "sshmock matrix: --timeout %s: expected 1 to 600 seconds\n", optarg);
+                goto out;
+            }
+            break;
+        case 'J': o.json_path = optarg; break;
+        case 'U': o.junit_path = optarg; break;
+        case 'H': o.html_path = optarg; break;
+        case 's': o.state_dir = optarg; break;
+        case 'D': o.driver_dir = optarg; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': fputs(main__matrix_usage, stdout); rc = 0; goto out;
+        default: fputs(main__matrix_usage, stderr); goto out;
+        }
+    }
+    if (!builtin_asked && !custom_asked) {
+        for (i = 0; i < matrix_nbuiltin_clients; i++) {
+            clients[nclients].name = strdup(matrix_builtin_clients[i]);
+            clients[nclients].model = strdup(matrix_builtin_clients[i]);
+            clients[nclients].command = NULL;
+            nclients++;
+        }
+    }
+    if (optind < argc) {
+        npaths = (size_t)(argc - optind);
+        paths = calloc(npaths, sizeof *paths);
+        for (i = 0; paths != NULL && i < npaths; i++) {
+            paths[i] = catalog_resolve(argv[optind + (int)i]);
+        }
+    } else if (catalog_scan(catalog_dir(), &paths, &npaths) != 0 || npaths == 0) {
+        fprintf(stderr, "sshmock matrix: no profiles in %s\n", catalog_dir());
+        goto out;
+    }
+    o.profiles = paths;
+    o.nprofiles = npaths;
+    o.clients = clients;
+    o.nclients = nclients;
+    rc = matrix_run(&o);
+out:
+    catalog_paths_free(paths, npaths);
+    for (i = 0; i < nclients; i++) {
+        free(clients[i].name);
+        free(clients[i].model);
+        free(clients[i].command);
+    }
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -234,6 +470,24 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0) {
         return main__check(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "list") == 0) {
+        return catalog_list(stdout);
+    }
+    if (strcmp(argv[1], "explain") == 0) {
+        if (argc != 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+            fputs("Usage: sshmock explain PROFILE\n\nWhat the scenario is, why a client fails "
+                  "against it, what each client prints,\nand the fix on either side.\n",
+                  argc == 3 ? stdout : stderr);
+            return argc == 3 ? 0 : EXIT_USAGE;
+        }
+        return catalog_explain(argv[2], stdout);
+    }
+    if (strcmp(argv[1], "lab") == 0) {
+        return main__lab(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "matrix") == 0) {
+        return main__matrix(argc - 1, argv + 1);
     }
     fprintf(stderr, "sshmock: unknown command '%s'\n\n%s", argv[1], main__usage);
     return EXIT_USAGE;
