@@ -1,5 +1,6 @@
 #include "fault.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -69,7 +70,11 @@ fault_unescape(const char *s, size_t *len)
     util_buf_append(&b, "", 0);
     for (; *s != '\0'; s++) {
         char c = *s;
-        if (c == '\\' && s[1] != '\0') {
+        if (c == '\\' && s[1] == '\0') {
+            util_buf_free(&b); /* a lone backslash ends the text: a typo */
+            return NULL;
+        }
+        if (c == '\\') {
             s++;
             switch (*s) {
             case 'n': c = '\n'; break;
@@ -79,15 +84,13 @@ fault_unescape(const char *s, size_t *len)
             case '\\': c = '\\'; break;
             case '"': c = '"'; break;
             case 'x':
-                if (s[1] != '\0' && s[2] != '\0') {
+                /* Exactly two hex digits: strtol alone would take a sign
+                 * or a space ("\x-1"). */
+                if (isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
                     char hex[3] = { s[1], s[2], '\0' };
-                    char *end = NULL;
-                    long v = strtol(hex, &end, 16);
-                    if (*end == '\0') {
-                        c = (char)v;
-                        s += 2;
-                        break;
-                    }
+                    c = (char)strtol(hex, NULL, 16);
+                    s += 2;
+                    break;
                 }
                 util_buf_free(&b);
                 return NULL;
@@ -114,7 +117,8 @@ fault__duration(const char *s, uint64_t *ms)
 
     errno = 0;
     v = strtod(s, &end);
-    if (end == s || errno != 0 || v < 0 || v > 86400.0 * 1000) {
+    /* Written so that NaN fails too: no comparison with NaN is true. */
+    if (end == s || errno != 0 || !(v >= 0 && v <= 86400.0 * 1000)) {
         return -1;
     }
     if (*end == '\0' || strcmp(end, "s") == 0) {
@@ -126,7 +130,7 @@ fault__duration(const char *s, uint64_t *ms)
     } else {
         return -1;
     }
-    if (v > 86400.0 * 1000) {
+    if (!(v <= 86400.0 * 1000)) {
         return -1;
     }
     *ms = (uint64_t)v;
@@ -184,16 +188,20 @@ fault__parse_when(fault_rule_t *r, char **w, int n, char *err, size_t errlen)
     if (strcasecmp(w[0], "probability") == 0 && (n == 2 || n == 4)) {
         char *end = NULL;
         r->probability = strtod(w[1], &end);
-        if (*end != '\0' || !(r->probability >= 0.0 && r->probability <= 1.0)) {
+        if (end == w[1] || *end != '\0' || !(r->probability >= 0.0 && r->probability <= 1.0)) {
             snprintf(err, errlen, "probability %s: expected a number from 0 to 1", w[1]);
             return -1;
         }
         r->seed = 1;
         if (n == 4) {
             unsigned long long seed;
-            if (strcasecmp(w[2], "seed") != 0 ||
-                sscanf(w[3], "%llu", &seed) != 1) {
-                snprintf(err, errlen, "probability P seed S: S must be a number");
+            char *send = NULL;
+            errno = 0;
+            seed = strtoull(w[3], &send, 10);
+            if (strcasecmp(w[2], "seed") != 0 || !isdigit((unsigned char)w[3][0]) ||
+                *send != '\0' || errno != 0) {
+                snprintf(err, errlen, "probability P seed S: S must be a number from 0 to "
+                         "18446744073709551615");
                 return -1;
             }
             r->seed = seed;
@@ -259,7 +267,20 @@ fault_rule_parse(fault_rule_t *r, char **w, int n, char *err, size_t errlen)
     r->action = (fault_action_t)action;
     r->n = 1;
 
-    for (nargs = 0; 2 + nargs < n && strcasecmp(w[2 + nargs], "when") != 0; nargs++) {
+    /* "when" starts the condition, except in a text slot: send's TEXT may
+     * be the word itself, and so may disconnect's TEXT unless a condition
+     * word follows it. */
+    for (nargs = 0; 2 + nargs < n; nargs++) {
+        int at = 2 + nargs;
+        int cond_follows = at + 1 < n && (strcasecmp(w[at + 1], "always") == 0 ||
+                                          strcasecmp(w[at + 1], "every") == 0 ||
+                                          strcasecmp(w[at + 1], "probability") == 0 ||
+                                          strcasecmp(w[at + 1], "maxstartups") == 0);
+        int text_slot = (r->action == FAULT_ACTION_SEND && nargs == 0) ||
+                        (r->action == FAULT_ACTION_DISCONNECT && nargs == 1 && !cond_follows);
+        if (strcasecmp(w[at], "when") == 0 && !text_slot) {
+            break;
+        }
     }
     if (2 + nargs < n &&
         fault__parse_when(r, w + 3 + nargs, n - 3 - nargs, err, errlen) < 0) {
@@ -278,8 +299,8 @@ fault_rule_parse(fault_rule_t *r, char **w, int n, char *err, size_t errlen)
     case FAULT_ACTION_DELAY:
         if ((r->action == FAULT_ACTION_DELAY && nargs != 1) || nargs > 1 ||
             (nargs == 1 && fault__duration(w[2], &r->ms) < 0)) {
-            snprintf(err, errlen, "%s %s: expected a duration such as 500ms, 5s or 2m",
-                     w[1], nargs == 1 ? w[2] : "");
+            snprintf(err, errlen, "%s%s%s: expected a duration such as 500ms, 5s or 2m "
+                     "(at most one day)", w[1], nargs == 1 ? " " : "", nargs == 1 ? w[2] : "");
             return -1;
         }
         break;
@@ -381,10 +402,19 @@ fault_rule_format(const fault_rule_t *r, util_buf_t *out)
     case FAULT_WHEN_EVERY:
         util_buf_printf(out, " when every %u", r->every);
         break;
-    case FAULT_WHEN_PROBABILITY:
-        util_buf_printf(out, " when probability %g seed %llu", r->probability,
-                        (unsigned long long)r->seed);
+    case FAULT_WHEN_PROBABILITY: {
+        /* The shortest form that reads back as the same number. */
+        char num[32];
+        int prec;
+        for (prec = 1; prec <= 17; prec++) {
+            snprintf(num, sizeof num, "%.*g", prec, r->probability);
+            if (strtod(num, NULL) == r->probability) {
+                break;
+            }
+        }
+        util_buf_printf(out, " when probability %s seed %llu", num, (unsigned long long)r->seed);
         break;
+    }
     case FAULT_WHEN_MAXSTARTUPS:
         util_buf_printf(out, " when maxstartups %d:%d:%d", r->ms_start, r->ms_rate, r->ms_full);
         break;

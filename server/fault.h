@@ -93,7 +93,8 @@ typedef struct fault_rule_s {
 
 /* Parses the words after "Fault" (already split and unquoted; SEND and
  * DISCONNECT text escapes are decoded here). Returns 0, or -1 with a
- * message (without file:line) in err. */
+ * message (without file:line) in err; either way the caller frees the
+ * rule with fault_rule_free(). */
 int fault_rule_parse(fault_rule_t *r, char **words, int nwords, char *err, size_t errlen);
 
 /* Appends the rule as a profile line would write it (after "fault "). */

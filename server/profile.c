@@ -1641,7 +1641,7 @@ profile__dispatch(profile__parser_t *ps, const profile__keyword_t *kw,
         char tail = 0;
 
         n = sscanf(argv[0], "%d:%d:%d%c", &start, &rate, &full_, &tail);
-        if (n == 1 && strchr(argv[0], ':') == NULL) {
+        if (n == 1 && strspn(argv[0], "0123456789") == strlen(argv[0])) {
             full_ = start; /* sshd: a single number refuses past it */
             rate = 100;
         } else if (n != 3) {
@@ -1781,7 +1781,11 @@ profile__dispatch(profile__parser_t *ps, const profile__keyword_t *kw,
         for (i = 1; i < argc; i++) {
             o.opts[o.nopts] = strdup(argv[i]);
             if (o.opts[o.nopts] == NULL) {
-                profile__client_opts_free(&o, 0);
+                size_t j;
+                for (j = 0; j < o.nopts; j++) {
+                    free(o.opts[j]);
+                }
+                free(o.opts);
                 free(o.client);
                 return profile__nomem(ps);
             }
