@@ -53,8 +53,8 @@ conn__free(conn_t *c)
     free(c);
 }
 
-static void
-conn__on_closed(uv_handle_t *h)
+void
+conn_on_handle_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
 
@@ -68,7 +68,7 @@ conn__close_handle(conn_t *c, uv_handle_t *h)
 {
     (void)c;
     if (h->data != NULL && !uv_is_closing(h)) {
-        uv_close(h, conn__on_closed);
+        uv_close(h, conn_on_handle_closed);
     }
 }
 
@@ -157,7 +157,7 @@ conn__teardown(conn_t *c)
     if (c->close_mode == CONN_CLOSE_RST && !c->tcp_eof) {
         /* SO_LINGER 0 then close: the kernel sends RST, not FIN. */
         c->finishing = 1;
-        uv_tcp_close_reset(&c->tcp, conn__on_closed);
+        uv_tcp_close_reset(&c->tcp, conn_on_handle_closed);
         conn__close_handles(c);
         return;
     }

@@ -106,6 +106,9 @@ void conn_maybe_teardown(conn_t *c);
  * client side once our writes to it are out. */
 void conn_pair_drained(conn_t *c);
 
+/* The close callback of every handle of a connection: the last one frees it. */
+void conn_on_handle_closed(uv_handle_t *h);
+
 /* Shorthand for logging with this connection's id. */
 #define CONN_LOG(c, event, ...) log_event(&(c)->srv->log, (c)->id, (event), __VA_ARGS__)
 

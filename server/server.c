@@ -110,6 +110,10 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     if (port < 0) {
         port = s->profile->port;
     }
+    if (port > 65535) {
+        snprintf(err, errlen, "port %d: not a port number (0-65535)", port);
+        return SSHMOCK_EINVAL;
+    }
     if (strchr(addr, ':') != NULL) {
         rc = uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss);
     } else {
@@ -141,7 +145,7 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
         snprintf(s->addr, sizeof s->addr, "%s", host);
     }
     snprintf(portstr, sizeof portstr, "%d", s->port);
-    log_event(&s->log, 0, "listen", "addr", s->addr, "port", portstr, "profile",
+    log_event(&s->log, 0, "listen", "addr", s->addr, "port", portstr, "file",
               s->profile->path, NULL);
     return 0;
 }

@@ -320,15 +320,17 @@ sshd__on_poll(uv_poll_t *h, int status, int events)
 void
 sshd_session_shutdown(conn_t *c)
 {
-    if (c->poll_events != 0) {
-        /* Stop polling before libssh closes the fd, so the loop never holds
-         * a descriptor number that may be reused by the next accept. */
-        uv_poll_stop(&c->poll);
+    if (c->poll.data != NULL && !uv_is_closing((uv_handle_t *)&c->poll)) {
+        /* Close, not just stop, the poll handle before libssh closes the fd:
+         * closing a stopped uv_poll later deletes the fd *number* from epoll
+         * again, and by then the next accept may own that number. */
+        uv_close((uv_handle_t *)&c->poll, conn_on_handle_closed);
         c->poll_events = 0;
     }
     if (c->session == NULL) {
         return;
     }
+
     /* ssh_disconnect() frees libssh's channels: ours must go first. */
     channel_free_all(c);
     if (c->send_disconnect && ssh_is_connected(c->session)) {

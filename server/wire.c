@@ -77,6 +77,7 @@ wire_free(conn_t *c)
     tap_free(&c->wire.tap);
     util_buf_free(&c->wire.held);
     util_buf_free(&c->wire.ident_held);
+    util_buf_free(&c->wire.c2s_held);
 }
 
 /* Hands bytes to the client: held while a delay or throttle holds them,
@@ -432,9 +433,33 @@ wire__act_on_event(conn_t *c)
     c->wire.ev_pending = 0;
     switch (c->wire.ev_kind) {
     case TAP_EV_IDENT:
+        /* libssh answers a client identification with its KEXINIT, but
+         * writes it only on its next poll round; a client KEXINIT handed
+         * over in the same round is processed first, and when it does not
+         * match, libssh gives up with its own offer unsent, so the client
+         * cannot say what did not match. Holding the client's next bytes
+         * until the server's KEXINIT has passed gives the order a real
+         * sshd has. */
+        if (client && tap_kexinit(&c->wire.tap, TAP_DIR_S2C) == NULL) {
+            c->wire.c2s_wait_kexinit = 1;
+        }
         wire_stage(c, client ? FAULT_STAGE_CLIENT_IDENT : FAULT_STAGE_SERVER_IDENT);
         break;
     case TAP_EV_KEXINIT:
+        if (!client && c->wire.c2s_wait_kexinit) {
+            /* The server's offer is out: the client's may go to libssh now. */
+            char *held = c->wire.c2s_held.data;
+            size_t len = c->wire.c2s_held.len;
+            c->wire.c2s_wait_kexinit = 0;
+            memset(&c->wire.c2s_held, 0, sizeof c->wire.c2s_held);
+            wire_stage(c, FAULT_STAGE_SERVER_KEXINIT);
+            if (held != NULL && len > 0) {
+                wire_on_data(c, RELAY_C2S, held, len);
+            } else {
+                free(held);
+            }
+            break;
+        }
         if (client && c->srv->profile->hostkey_none) {
             /* sshd with no usable host key dies in key exchange, once it has
              * the client's KEXINIT: the client sees the connection close. */
@@ -492,6 +517,14 @@ wire_on_data(conn_t *c, relay_dir_t rdir, char *buf, size_t len)
         size_t feed = len;
         size_t n;
 
+        if (dir == TAP_DIR_C2S && c->wire.c2s_wait_kexinit) {
+            if (c->wire.c2s_held.len + len > TAP_MAX_PACKET_LENGTH * 4) {
+                conn_close(c, CONN_BY_SERVER, 0, "client sent too much before the server's KEXINIT");
+                break;
+            }
+            util_buf_append(&c->wire.c2s_held, p, len);
+            break;
+        }
         if (dir == TAP_DIR_S2C && c->wire.watermark_set) {
             uint64_t seen = tap_bytes(&c->wire.tap, TAP_DIR_S2C);
             if (seen >= c->wire.watermark) {

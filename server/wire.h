@@ -36,6 +36,8 @@ typedef struct wire_s {
     uint32_t corrupt_left;
     uint32_t throttle_bps;
     int ident_rewrite;    /* hold the server's identification to replace it */
+    int c2s_wait_kexinit; /* the client's bytes after its identification wait ... */
+    util_buf_t c2s_held;  /* ... here until the server's KEXINIT is out */
     util_buf_t ident_held;
     int ev_pending;       /* a tap event to act on once its unit is out */
     tap_event_kind_t ev_kind;

@@ -1,0 +1,39 @@
+# Client tests: real SSH clients (OpenSSH, PuTTY plink, dropbear dbclient,
+# paramiko) against the real server binary, one CTest test per file, each
+# its own process under a timeout. A file whose client is not installed
+# exits 77 and is reported as skipped, never as passed.
+#
+# They run on Debian's interpreter, which has paramiko; another python3
+# earlier on PATH may not. Override with -DSSHMOCK_CLIENT_PYTHON=...
+
+set(SSHMOCK_CLIENT_PYTHON /usr/bin/python3 CACHE FILEPATH
+    "Python 3 (with paramiko) that runs the client tests")
+
+set(sshmock_client_tests
+  openssh 120
+  plink 90
+  dbclient 90
+  paramiko 90
+  robustness 180
+)
+
+while(sshmock_client_tests)
+  list(POP_FRONT sshmock_client_tests t timeout)
+  set(name client.${t})
+  add_test(NAME ${name}
+           COMMAND ${SSHMOCK_CLIENT_PYTHON}
+                   ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_${t}.py
+                   --sshmock $<TARGET_FILE:sshmock>)
+  set_tests_properties(${name} PROPERTIES
+    TIMEOUT ${timeout}
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+    LABELS client)
+  if(NOT EXISTS ${SSHMOCK_CLIENT_PYTHON})
+    # No interpreter: the test cannot run; ctest shows it as not run.
+    set_tests_properties(${name} PROPERTIES DISABLED TRUE)
+  endif()
+endwhile()
+
+# The storm measures the server's descriptors and timing: keep it alone.
+set_tests_properties(client.robustness PROPERTIES RUN_SERIAL TRUE)
