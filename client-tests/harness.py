@@ -526,8 +526,12 @@ def run_ssh(srv, command, user="demo", password=None, key=None, options=(),
     work = work or Workdir()
     try:
         env = client_env(work.home)
-        argv = ["ssh", "-F", "/dev/null",
-                "-o", "UserKnownHostsFile=" + work.file("known_hosts"),
+        # The caller's options come first: OpenSSH keeps the first value it
+        # is given for an option, so they override the defaults below.
+        argv = ["ssh", "-F", "/dev/null"]
+        for o in options:
+            argv += ["-o", o]
+        argv += ["-o", "UserKnownHostsFile=" + work.file("known_hosts"),
                 "-o", "GlobalKnownHostsFile=/dev/null",
                 "-o", "StrictHostKeyChecking=accept-new",
                 "-o", "ConnectTimeout=10",
@@ -547,8 +551,6 @@ def run_ssh(srv, command, user="demo", password=None, key=None, options=(),
             argv += ["-o", "BatchMode=yes"]
         if tty:
             argv.append("-tt")
-        for o in options:
-            argv += ["-o", o]
         argv += ["-p", str(srv.port), "%s@%s" % (user, srv.host)]
         if command is not None:
             argv.append(command)

@@ -17,6 +17,7 @@ Run: /usr/bin/python3 client-tests/test_robustness.py --sshmock build/sshmock
 import collections
 import os
 import random
+import re
 import socket
 import struct
 import sys
@@ -29,6 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 N_CONNECTIONS = int(os.environ.get("SSHMOCK_ROBUSTNESS_N", "300"))
+# Per profile of the catalogue, in test_cut_connections_every_fault.
+N_PER_FAULT_PROFILE = int(os.environ.get("SSHMOCK_ROBUSTNESS_PER_PROFILE", "40"))
 CONCURRENCY = 20
 STORM_BUDGET = 60.0          # seconds for the whole storm
 SETTLE_TIMEOUT = 10.0        # for descriptors to come back to the baseline
@@ -240,20 +243,38 @@ class RobustnessTest(unittest.TestCase):
             for e in nf:
                 self.assertEqual(e["client_fix"], "-oKexAlgorithms=+diffie-hellman-group1-sha1")
 
-    def _storm(self, profile_name, n_connections):
+    def test_cut_connections_every_fault(self):
+        # Issue 3: the storm against every profile of the catalogue, with
+        # the byte stream of a real session recorded once against modern
+        # (most of these profiles never let a session finish).
+        with h.Server(h.profile("modern")) as srv:
+            chunks, r = record_client_stream(srv)
+            self.assertEqual((r.rc, r.out), (0, "hello\n"), r)
+        recording = b"".join(chunks)
+        names = sorted(f[:-5] for f in os.listdir(h.PROFILES_DIR) if f.endswith(".conf"))
+        for name in names:
+            with self.subTest(profile=name):
+                self._storm(name, N_PER_FAULT_PROFILE, recording=recording)
+
+    def _storm(self, profile_name, n_connections, recording=None):
         seed = int(os.environ.get("SSHMOCK_ROBUSTNESS_SEED", str(random.randrange(1 << 31))))
         print("\nrobustness: profile %s, seed %d (SSHMOCK_ROBUSTNESS_SEED=%d replays it), "
               "%d connections" % (profile_name, seed, seed, n_connections))
         with h.Server(h.profile(profile_name)) as srv:
-            chunks, r = record_client_stream(srv)
-            self.assertEqual((r.rc, r.out), (0, "hello\n"), r)
-            recording = b"".join(chunks)
+            if recording is None:
+                chunks, r = record_client_stream(srv)
+                self.assertEqual((r.rc, r.out), (0, "hello\n"), r)
+                recording = b"".join(chunks)
+                print("robustness: recorded %d bytes from ssh in %d reads"
+                      % (len(recording), len(chunks)))
+                # The recorded connection is over once the server says so.
+                srv.wait_events(lambda e: e["event"] == "close")
             self.assertTrue(recording.startswith(b"SSH-2.0-OpenSSH_"), recording[:40])
-            print("robustness: recorded %d bytes from ssh in %d reads"
-                  % (len(recording), len(chunks)))
-            # The recorded connection is over once the server says so.
-            srv.wait_events(lambda e: e["event"] == "close")
 
+            # A host key that changes on every connection answers a second
+            # ssh with a changed key; each _outcome() run uses a fresh
+            # known_hosts, so the comparison holds there too.
+            before = self._client_outcome(srv)
             pid = srv.pid
             time.sleep(0.2)
             fd_base = h.proc_fd_count(pid)
@@ -329,11 +350,23 @@ class RobustnessTest(unittest.TestCase):
             self.assertLessEqual(fd_after, fd_base, "descriptors leaked")
             self.assertLess(rss_after - rss_base, bound, "memory grew too much")
 
-            # And it still serves a real client.
-            r = h.run_ssh(srv, "echo hello", key="demo_ed25519")
-            self.assertEqual((r.rc, r.out), (0, "hello\n"), r)
-            r = h.run_ssh(srv, "exit 3", password="demo")
-            self.assertEqual(r.rc, 3, r)
+            # And it still plays its part for a real client: the same outcome
+            # as before the storm (for most profiles, a failure on purpose).
+            after = self._client_outcome(srv)
+            self.assertEqual(after, before, "a real client got another outcome after the storm")
+            if profile_name in ("modern", "robustness"):
+                self.assertEqual(after[0], 0)
+                r = h.run_ssh(srv, "exit 3", password="demo")
+                self.assertEqual(r.rc, 3, r)
+
+    def _client_outcome(self, srv):
+        """What a real ssh gets from this server: exit status, output and
+        its last error line with port numbers blanked."""
+        r = h.run_ssh(srv, "echo hello", key="demo_ed25519", options=["ConnectTimeout=3"])
+        last = [ln for ln in r.err.replace("\r", "").split("\n")
+                if ln and not ln.startswith("Warning: Permanently added")]
+        msg = re.sub(r"port \d+", "port P", last[-1]) if last else ""
+        return (r.rc, r.out, msg)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ set(sshmock_client_tests
   plink 90
   dbclient 90
   paramiko 90
-  robustness 180
+  catalogue 180
+  robustness 300
 )
 
 while(sshmock_client_tests)

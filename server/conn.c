@@ -103,9 +103,26 @@ conn__on_shutdown(uv_shutdown_t *req, int status)
 {
     conn_t *c = req->data;
 
-    (void)status;
     free(req);
+    if (c->close_mode == CONN_CLOSE_FIN && status == 0 && !c->tcp_eof) {
+        /* A FIN fault half-closes, as a failing box does: it keeps reading
+         * (and dropping) what the client still sends until the client goes
+         * or the linger timer ends it. Closing outright would answer the
+         * client's next bytes with RST, and the client would report a
+         * broken pipe instead of the closed connection it sees from a real
+         * server that hangs up. */
+        uv_timer_start(&c->linger, conn__on_linger, CONN_LINGER_MS, 0);
+        return;
+    }
     conn__close_handles(c);
+}
+
+void
+conn_client_gone(conn_t *c)
+{
+    if (c->state == CONN_CLOSING && c->finishing) {
+        conn__close_handles(c);
+    }
 }
 
 /* Ends the client side with a FIN once what is queued for it is out. */

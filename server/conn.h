@@ -106,6 +106,10 @@ void conn_maybe_teardown(conn_t *c);
  * client side once our writes to it are out. */
 void conn_pair_drained(conn_t *c);
 
+/* The client closed or failed while the connection was already closing
+ * (half-closed by a FIN fault): nothing is left to wait for. */
+void conn_client_gone(conn_t *c);
+
 /* The close callback of every handle of a connection: the last one frees it. */
 void conn_on_handle_closed(uv_handle_t *h);
 

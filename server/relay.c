@@ -145,6 +145,7 @@ relay__on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     c->tcp_eof = 1;
     uv_read_stop(s);
+    conn_client_gone(c);
     if (n == UV_EOF) {
         conn_close(c, CONN_BY_CLIENT, 0, "connection closed by client");
     } else {

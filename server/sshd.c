@@ -255,8 +255,13 @@ sshd_drive(conn_t *c)
             sshd__kex_done(c);
         } else if (rc == SSH_ERROR && !c->close_requested) {
             const char *why = ssh_get_error(c->session);
-            if (c->tcp_eof || strstr(why, "disconnected") != NULL ||
-                strstr(why, "Connection closed") != NULL) {
+            if (strstr(why, "Received SSH_MSG_DISCONNECT") != NULL) {
+                /* The client gave up and said why (a host key it does not
+                 * trust, say): its close, not ours. */
+                CONN_LOG(c, "kex_failed", "reason", why, NULL);
+                conn_close(c, CONN_BY_CLIENT, 0, "client disconnected during key exchange: %s", why);
+            } else if (c->tcp_eof || strstr(why, "disconnected") != NULL ||
+                       strstr(why, "Connection closed") != NULL) {
                 sshd__check_disconnect(c);
                 conn_close(c, CONN_BY_CLIENT, 0, "client closed during key exchange: %s", why);
             } else {

@@ -9,6 +9,10 @@
 #include "algo.h"
 #include "conn.h"
 
+/* An accept-stage reset waits this long at most for the client's first
+ * bytes (see wire__run_rule). */
+#define WIRE_RESET_WAIT_MS 200
+
 /* Throttled bytes leave in ticks of this length: short enough to look like
  * a steady rate to a client, long enough not to spin the loop. */
 #define WIRE_THROTTLE_TICK_MS 50
@@ -139,6 +143,11 @@ wire__on_timer(uv_timer_t *t)
     if (c->state == CONN_CLOSING) {
         return;
     }
+    if (c->wire.reset_pending) {
+        c->close_mode = CONN_CLOSE_RST;
+        conn_close(c, CONN_BY_SERVER, 0, "fault: reset at accept");
+        return;
+    }
     if (c->wire.drop_c2s) { /* a bounded stall has run out */
         conn_close(c, CONN_BY_SERVER, 0, "fault: stall ended");
         return;
@@ -170,6 +179,17 @@ wire__run_rule(conn_t *c, const fault_rule_t *r)
         return 1;
     case FAULT_ACTION_RESET:
         c->wire.cut = 1;
+        if (r->stage == FAULT_STAGE_ACCEPT && tap_bytes(&c->wire.tap, TAP_DIR_C2S) == 0) {
+            /* An RST sent the instant the connection is accepted can beat
+             * the client's own connect() check, and the client then says
+             * "connect to host ...: Connection reset" rather than what a
+             * reset before the identification looks like ("read:
+             * Connection reset by peer"). Clients send their identification
+             * at once: reset when it comes, or after a short wait. */
+            c->wire.reset_pending = 1;
+            uv_timer_start(&c->wire.timer, wire__on_timer, WIRE_RESET_WAIT_MS, 0);
+            return 1;
+        }
         c->close_mode = CONN_CLOSE_RST;
         conn_close(c, CONN_BY_SERVER, 0, "fault: reset at %s", stage);
         return 1;
@@ -511,6 +531,12 @@ wire_on_data(conn_t *c, relay_dir_t rdir, char *buf, size_t len)
     const char *p = buf;
     int whole = 1;
 
+    if (dir == TAP_DIR_C2S && c->wire.reset_pending) {
+        free(buf);
+        c->close_mode = CONN_CLOSE_RST;
+        conn_close(c, CONN_BY_SERVER, 0, "fault: reset at accept");
+        return;
+    }
     /* A graceful close still forwards libssh's last words (its KEXINIT
      * after a failed negotiation, a DISCONNECT); only a cut drops them. */
     while (len > 0) {

@@ -46,6 +46,7 @@ typedef struct wire_s {
     uint64_t watermark;   /* s2c byte count at which the deferred stages run */
     int watermark_set;
     int diag_done;
+    int reset_pending;    /* an accept-stage reset waits for the client's first bytes */
     uv_timer_t timer;     /* delay, throttle ticks, stall's end */
 } wire_t;
 

@@ -1,0 +1,264 @@
+"""The failure catalogue, played to the real OpenSSH client.
+
+For every shipped profile: what `ssh` (OpenSSH 9.2 on Debian 12) really
+prints and its exit status, what the server logged about it (the fault it
+played, the negotiation diagnosis), and, where the profile documents a
+client-side fix, a second run with that fix that gets further (it connects,
+or at least reaches authentication).
+
+Run: /usr/bin/python3 client-tests/test_catalogue.py --sshmock build/sshmock
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+CLOSED = re.compile(r"^Connection closed by 127\.0\.0\.1 port \d+\r?$", re.M)
+
+
+def lines(err):
+    return [ln for ln in err.replace("\r\n", "\n").split("\n") if ln]
+
+
+class CatalogueTest(unittest.TestCase):
+    def setUp(self):
+        h.require("ssh", "openssh-client")
+
+    # --- helpers -------------------------------------------------------
+
+    def fails(self, r, *needles):
+        self.assertEqual(r.rc, 255, r)
+        for n in needles:
+            if isinstance(n, re.Pattern):
+                self.assertRegex(r.err, n, r)
+            else:
+                self.assertIn(n, r.err, r)
+
+    def connects(self, r):
+        self.assertEqual((r.rc, r.out), (0, "hello\n"), r)
+
+    def fault_played(self, srv, stage, action):
+        ev = srv.wait_events(lambda e: e["event"] == "fault")
+        self.assertIn((stage, action), [(e["stage"], e["action"]) for e in ev])
+
+    def diagnosis(self, srv, lst, client_fix):
+        ev = srv.wait_events(lambda e: e["event"] == "negotiation_failed" and e["list"] == lst)
+        self.assertEqual(ev[0]["client_fix"], client_fix, ev[0])
+        return ev[0]
+
+    # --- the legacy servers ---------------------------------------------
+
+    def test_legacy_kex_group1(self):
+        with h.Server(h.profile("legacy-kex-group1")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "Unable to negotiate with 127.0.0.1 port %d: no matching key exchange "
+                          "method found. Their offer: diffie-hellman-group1-sha1" % srv.port)
+            d = self.diagnosis(srv, "kex_algorithms", "-oKexAlgorithms=+diffie-hellman-group1-sha1")
+            self.assertTrue(d["server_fix"].startswith("KexAlgorithms +"), d)
+            fixed = h.run_ssh(srv, "echo hello", password="demo",
+                              options=["KexAlgorithms=+diffie-hellman-group1-sha1",
+                                       "HostKeyAlgorithms=+ssh-rsa"])
+            self.connects(fixed)
+
+    def test_legacy_ciphers_cbc(self):
+        with h.Server(h.profile("legacy-ciphers-cbc")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "no matching cipher found. Their offer: "
+                          "aes128-cbc,3des-cbc,aes192-cbc,aes256-cbc")
+            self.diagnosis(srv, "encryption_algorithms_client_to_server", "-oCiphers=+aes128-cbc")
+            self.connects(h.run_ssh(srv, "echo hello", password="demo",
+                                    options=["Ciphers=+aes128-cbc"]))
+
+    def test_legacy_macs_sha1_meets_hardened_config(self):
+        hardened = "MACs=hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com"
+        with h.Server(h.profile("legacy-macs-sha1")) as srv:
+            # A stock client still takes hmac-sha1 ...
+            self.connects(h.run_ssh(srv, "echo hello", password="demo"))
+            # ... a hardened one does not,
+            r = h.run_ssh(srv, "echo hello", password="demo", options=[hardened])
+            self.fails(r, "no matching MAC found. Their offer: hmac-sha1")
+            self.diagnosis(srv, "mac_algorithms_client_to_server", "-oMACs=+hmac-sha1")
+            # and +hmac-sha1 on the command line (relative to the default
+            # list, as OpenSSH reads it) gets it through.
+            self.connects(h.run_ssh(srv, "echo hello", password="demo",
+                                    options=["MACs=+hmac-sha1"]))
+
+    def test_legacy_hostkey_ssh_rsa(self):
+        with h.Server(h.profile("legacy-hostkey-ssh-rsa")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "no matching host key type found. Their offer: ssh-rsa")
+            self.diagnosis(srv, "server_host_key_algorithms", "-oHostKeyAlgorithms=+ssh-rsa")
+            self.connects(h.run_ssh(srv, "echo hello", password="demo",
+                                    options=["HostKeyAlgorithms=+ssh-rsa"]))
+
+    def test_legacy_openssh5(self):
+        with h.Server(h.profile("legacy-openssh5")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "no matching host key type found. Their offer: ssh-rsa")
+            ident = srv.wait_events(lambda e: e["event"] == "client_ident")
+            self.assertTrue(ident)
+            self.connects(h.run_ssh(srv, "echo hello", password="demo",
+                                    options=["HostKeyAlgorithms=+ssh-rsa"]))
+            # Its user keys too are ssh-rsa only: an RSA key needs the second option.
+            r = h.run_ssh(srv, "echo hello", key="demo_rsa", options=["HostKeyAlgorithms=+ssh-rsa"])
+            self.fails(r, "Permission denied (publickey")
+            self.connects(h.run_ssh(srv, "echo hello", key="demo_rsa",
+                                    options=["HostKeyAlgorithms=+ssh-rsa",
+                                             "PubkeyAcceptedAlgorithms=+ssh-rsa"]))
+
+    def test_hardened(self):
+        with h.Server(h.profile("hardened")) as srv:
+            self.connects(h.run_ssh(srv, "echo hello", key="demo_ed25519"))
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "demo@127.0.0.1: Permission denied (publickey).")
+            # An old client configuration that pins its key exchange:
+            r = h.run_ssh(srv, "echo hello", key="demo_ed25519",
+                          options=["KexAlgorithms=diffie-hellman-group14-sha1"])
+            self.fails(r, "no matching key exchange method found. Their offer: "
+                          "curve25519-sha256,curve25519-sha256@libssh.org")
+
+    # --- host keys ------------------------------------------------------
+
+    def test_hostkey_changed(self):
+        with h.Server(h.profile("hostkey-changed")) as srv, h.Workdir() as w:
+            self.connects(h.run_ssh(srv, "echo hello", password="demo", work=w))
+            r = h.run_ssh(srv, "echo hello", password="demo", work=w)
+            self.fails(r, "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!",
+                       "Host key verification failed.")
+            # The fix: forget the stale entry, then connect again.
+            kh = w.file("known_hosts")
+            subprocess.run(["ssh-keygen", "-R", "[127.0.0.1]:%d" % srv.port, "-f", kh],
+                           capture_output=True, check=True)
+            self.connects(h.run_ssh(srv, "echo hello", password="demo", work=w))
+
+    def test_hostkeys_missing(self):
+        with h.Server(h.profile("hostkeys-missing")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, CLOSED)
+            self.assertNotIn("kex_exchange_identification", r.err)
+            srv.wait_events(lambda e: e["event"] == "no_hostkey")
+
+    # --- connections cut at a point of the protocol ------------------------
+
+    def test_closed_before_ident(self):
+        with h.Server(h.profile("closed-before-ident")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "kex_exchange_identification: Connection closed by remote host", CLOSED)
+            self.fault_played(srv, "accept", "close")
+
+    def test_reset_before_ident(self):
+        with h.Server(h.profile("reset-before-ident")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "kex_exchange_identification: read: Connection reset by peer",
+                       "Connection reset by 127.0.0.1 port %d" % srv.port)
+            self.fault_played(srv, "accept", "reset")
+
+    def test_closed_after_ident(self):
+        with h.Server(h.profile("closed-after-ident")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, CLOSED)
+            self.assertNotIn("kex_exchange_identification", r.err)
+            self.fault_played(srv, "server-ident", "close")
+
+    def test_closed_after_client_kexinit(self):
+        with h.Server(h.profile("closed-after-client-kexinit")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, CLOSED)
+            self.fault_played(srv, "client-kexinit", "close")
+            # The client did get as far as sending its offer.
+            srv.wait_events(lambda e: e["event"] == "kexinit" and e["from"] == "client")
+
+    def test_ident_stall(self):
+        with h.Server(h.profile("ident-stall")) as srv:
+            t0 = time.monotonic()
+            r = h.run_ssh(srv, "echo hello", password="demo", options=["ConnectTimeout=2"])
+            took = time.monotonic() - t0
+            self.fails(r, "Connection timed out during banner exchange")
+            self.assertGreaterEqual(took, 1.5)
+            self.assertLess(took, 10)
+
+    def test_corrupt_after_newkeys(self):
+        with h.Server(h.profile("corrupt-after-newkeys")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"message authentication code incorrect|Corrupted MAC on "
+                                     r"input|Bad packet length|Connection corrupted"))
+            self.fault_played(srv, "newkeys", "corrupt")
+            srv.wait_events(lambda e: e["event"] == "fault_corrupted")
+
+    def test_protocol_1(self):
+        with h.Server(h.profile("protocol-1")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "Protocol major versions differ: 2 vs. 1")
+
+    def test_maxstartups(self):
+        with h.Server(h.profile("maxstartups")) as srv:
+            held = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(2)]
+            try:
+                srv.wait_events(lambda e: e["event"] == "accept", count=2)
+                r = h.run_ssh(srv, "echo hello", password="demo", options=["LogLevel=VERBOSE"])
+                self.fails(r, "kex_exchange_identification: Connection closed by remote host")
+                srv.wait_events(lambda e: e["event"] == "maxstartups_drop")
+            finally:
+                for s in held:
+                    s.close()
+            # With the two half-open connections gone, there is room again.
+            time.sleep(0.3)
+            self.connects(h.run_ssh(srv, "echo hello", password="demo"))
+
+    # --- authentication ---------------------------------------------------
+
+    def test_pubkey_only(self):
+        with h.Server(h.profile("pubkey-only")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "demo@127.0.0.1: Permission denied (publickey).")
+            self.connects(h.run_ssh(srv, "echo hello", key="demo_ed25519"))
+
+    def test_too_many_auth_failures(self):
+        with h.Server(h.profile("too-many-auth-failures")) as srv, h.Workdir() as w:
+            wrong = []
+            for i in range(2):
+                k = w.file("wrong%d" % i)
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k],
+                               check=True)
+                wrong.append(k)
+            # A client that offers two unknown keys before the right one,
+            # like one with a full agent:
+            opts = ["IdentityFile=" + k for k in wrong + [w.key("demo_ed25519")]]
+            r = h.run_ssh(srv, "echo hello", work=w,
+                          options=opts + ["PreferredAuthentications=publickey"])
+            self.fails(r, re.compile(r"Received disconnect from 127\.0\.0\.1 port \d+:\d+: "
+                                     r"Too many authentication failures"))
+            srv.wait_events(lambda e: e["event"] == "max_auth_tries")
+            # IdentitiesOnly with just the right key gets in.
+            self.connects(h.run_ssh(srv, "echo hello", key="demo_ed25519"))
+
+    def test_rsa_sha1_refused(self):
+        with h.Server(h.profile("rsa-sha1-refused")) as srv:
+            r = h.run_ssh(srv, "echo hello", key="demo_rsa",
+                          options=["PubkeyAcceptedAlgorithms=ssh-rsa"])
+            self.fails(r, "demo@127.0.0.1: Permission denied (publickey).")
+            # The same key, signed with SHA-2 (what a current client does):
+            self.connects(h.run_ssh(srv, "echo hello", key="demo_rsa"))
+
+    def test_modern(self):
+        with h.Server(h.profile("modern")) as srv:
+            self.connects(h.run_ssh(srv, "echo hello", password="demo"))
+
+    def test_every_profile_is_covered(self):
+        names = sorted(f[:-5] for f in os.listdir(h.PROFILES_DIR) if f.endswith(".conf"))
+        tested = sorted(n[5:].replace("_", "-") for n in dir(self) if n.startswith("test_")
+                        and n not in ("test_every_profile_is_covered",))
+        for name in names:
+            self.assertTrue(any(t.startswith(name) for t in tested),
+                            "profiles/%s.conf has no test in test_catalogue.py" % name)
+
+
+if __name__ == "__main__":
+    h.main()
