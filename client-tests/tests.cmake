@@ -38,3 +38,26 @@ endwhile()
 
 # The storm measures the server's descriptors and timing: keep it alone.
 set_tests_properties(client.robustness PROPERTIES RUN_SERIAL TRUE)
+
+# The client matrix: every catalogue profile against each real client, with
+# every documented fix, one CTest test per client so that a client that is
+# not installed shows as skipped (exit 77) with the driver's reason. Each
+# writes JUnit XML next to the build for CI systems to pick up.
+foreach(c openssh plink dbclient paramiko asyncssh ssh2 libssh)
+  add_test(NAME matrix.${c}
+           COMMAND $<TARGET_FILE:sshmock> matrix --client ${c} --fixes --quiet
+                   --junit ${CMAKE_BINARY_DIR}/matrix-${c}.xml)
+  set_tests_properties(matrix.${c} PROPERTIES
+    TIMEOUT 300
+    SKIP_RETURN_CODE 77
+    LABELS matrix
+    ENVIRONMENT "SSHMOCK_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endforeach()
+
+# A user's own client configuration through --custom: its differences from
+# stock OpenSSH are reported, not failed; the report files are written.
+add_test(NAME matrix.custom
+         COMMAND ${SSHMOCK_CLIENT_PYTHON}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_custom.py
+                 --sshmock $<TARGET_FILE:sshmock>)
+set_tests_properties(matrix.custom PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS matrix)

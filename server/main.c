@@ -221,7 +221,7 @@ static const char main__matrix_usage[] =
     "  -f, --fixes           retry each failing cell with the client's documented fix\n"
     "                        (ClientFix) and report whether it works\n"
     "  -j, --jobs N          parallel client runs (default: 4 per CPU, at most 16)\n"
-    "  -t, --timeout S       each client's own connect timeout (default 5; a run is\n"
+    "  -t, --timeout S       each client's own connect timeout (default 10; a run is\n"
     "                        killed 15 s after it)\n"
     "      --json FILE       write the results as JSON\n"
     "      --junit FILE      write JUnit XML (one testcase per cell) for CI systems\n"
@@ -351,7 +351,7 @@ main__matrix(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     o.jobs = (int)(ncpu > 0 ? (ncpu * 4 > 16 ? 16 : ncpu * 4) : 8);
-    o.timeout = 5;
+    o.timeout = 10;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:C:fj:t:s:qh", opts, NULL)) != -1) {
         switch (opt) {

@@ -87,6 +87,7 @@ typedef struct matrix_s {
     char key_rsa[300];
     uint64_t started_ms;
     int tty;
+    char build_env[600];  /* SSHMOCK_BUILD_DIR=<the directory sshmock runs from> */
 } matrix_t;
 
 struct matrix_run_s {
@@ -536,7 +537,16 @@ matrix__spawn(matrix_run_t *run)
         matrix__arg(&a, "demo");
     }
     matrix__arg(&a, "--known-hosts");
-    matrix__arg(&a, c->known_hosts);
+    if (run->phase == MATRIX_PHASE_FIX) {
+        /* A path of its own: drivers keep client state beside it (PuTTY's
+         * host key cache), and a fix run starts as a fresh client. */
+        util_buf_t kh = UTIL_BUF_INIT;
+        util_buf_printf(&kh, "%s-fix", c->known_hosts);
+        matrix__arg(&a, kh.data != NULL ? kh.data : c->known_hosts);
+        util_buf_free(&kh);
+    } else {
+        matrix__arg(&a, c->known_hosts);
+    }
     matrix__arg(&a, "--timeout");
     matrix__arg(&a, timeout);
     matrix__opts(&a, profile_client_options_find(p, cl->model),
@@ -549,6 +559,9 @@ matrix__spawn(matrix_run_t *run)
             strncmp(environ[i], "SSHMOCK_CLIENT_CMD=", 19) != 0) {
             env[ne++] = environ[i];
         }
+    }
+    if (getenv("SSHMOCK_BUILD_DIR") == NULL && m->build_env[0] != '\0') {
+        env[ne++] = m->build_env; /* where the libssh driver finds its client */
     }
     if (cl->command != NULL) {
         util_buf_t b = UTIL_BUF_INIT;
@@ -706,8 +719,17 @@ matrix__schedule(matrix_t *m)
 
 /* --- reports ---------------------------------------------------------------- */
 
+/* A custom client (a user's own command) is compared with its model's
+ * expectations: where it does otherwise, that is what the user came to
+ * learn, not a failure. */
+static int
+matrix__is_custom(const matrix_t *m, const matrix_cell_t *c)
+{
+    return matrix__client(m, c)->command != NULL;
+}
+
 static const char *
-matrix__verdict(const matrix_cell_t *c)
+matrix__verdict(const matrix_t *m, const matrix_cell_t *c)
 {
     if (c->main.skipped) {
         return "skipped";
@@ -715,14 +737,18 @@ matrix__verdict(const matrix_cell_t *c)
     if (!c->has_expect) {
         return "unchecked";
     }
-    return c->expect_ok ? "ok" : "mismatch";
+    if (c->expect_ok) {
+        return "ok";
+    }
+    return matrix__is_custom(m, c) ? "differs" : "mismatch";
 }
 
 static void
 matrix__cell_text(const matrix_t *m, const matrix_cell_t *c, char *out, size_t len)
 {
     const profile_expect_t *e = profile_expect_find(matrix__profile(m, c), matrix__client(m, c)->model);
-    const char *mark = c->main.skipped ? "-" : !c->has_expect ? "?" : c->expect_ok ? "ok" : "XX";
+    const char *mark = c->main.skipped ? "-" : !c->has_expect ? "?" : c->expect_ok ? "ok"
+                       : matrix__is_custom(m, c) ? "!=" : "XX";
     char what[128];
 
     if (c->main.skipped) {
@@ -762,7 +788,8 @@ matrix__table(const matrix_t *m, FILE *f)
         fputc('\n', f);
     }
     fprintf(f, "\nok = as the profile expects, XX = not as expected, ? = no expectation, "
-               "- = client missing;\nconnect / fail:STAGE = what the real client did; "
+               "- = client missing,\n!= = a custom client does otherwise than the stock client "
+               "it is modelled on;\nconnect / fail:STAGE = what the real client did; "
                "+fix / !fix = its documented fix works / does not.\n");
 }
 
@@ -835,7 +862,7 @@ matrix__json(const matrix_t *m, double wall, util_buf_t *b)
         util_buf_puts(b, ",\"model\":");
         matrix__json_str(b, cl->model);
         util_buf_puts(b, ",\"verdict\":");
-        matrix__json_str(b, matrix__verdict(c));
+        matrix__json_str(b, matrix__verdict(m, c));
         if (e != NULL) {
             util_buf_printf(b, ",\"expected\":{\"outcome\":\"%s\",\"stage\":",
                             e->connect ? "connect" : "fail");
@@ -894,7 +921,8 @@ matrix__junit(const matrix_t *m, double wall, util_buf_t *b)
 
     for (i = 0; i < m->ncells; i++) {
         const matrix_cell_t *c = &m->cells[i];
-        failures += (c->has_expect && !c->expect_ok && !c->main.skipped) ||
+        failures += (c->has_expect && !c->expect_ok && !c->main.skipped &&
+                     !matrix__is_custom(m, c)) ||
                     (c->fix_tried && !c->fix.connected);
         skipped += c->main.skipped;
     }
@@ -915,7 +943,8 @@ matrix__junit(const matrix_t *m, double wall, util_buf_t *b)
             util_buf_puts(b, "    <skipped message=\"");
             matrix__xml(b, c->main.message);
             util_buf_puts(b, "\"/>\n");
-        } else if ((c->has_expect && !c->expect_ok) || (c->fix_tried && !c->fix.connected)) {
+        } else if ((c->has_expect && !c->expect_ok && !matrix__is_custom(m, c)) ||
+                   (c->fix_tried && !c->fix.connected)) {
             util_buf_puts(b, "    <failure message=\"");
             if (c->has_expect && !c->expect_ok) {
                 util_buf_printf(b, "expected %s%s%s, got %s: ", e->connect ? "connect" : "fail ",
@@ -952,7 +981,7 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
     for (pi = 0; pi < m->ncells; pi++) {
         const matrix_cell_t *c = &m->cells[pi];
         skip += c->main.skipped;
-        if (!c->main.skipped && c->has_expect) {
+        if (!c->main.skipped && c->has_expect && !(!c->expect_ok && matrix__is_custom(m, c))) {
             if (c->expect_ok && (!c->fix_tried || c->fix.connected)) {
                 ok++;
             } else {
@@ -969,7 +998,7 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
         "th{background:#f4f4f4;position:sticky;top:0}"
         "td.p{font-weight:600;max-width:16em}td.p small{font-weight:400;color:#555;display:block}"
         ".ok-connect{background:#d9f2d9}.ok-fail{background:#dde8f7}.bad{background:#f8d0d0}"
-        ".skip{background:#eee;color:#777}.none{background:#fff6d6}"
+        ".skip{background:#eee;color:#777}.none{background:#fff6d6}.diff{background:#f3e1ff}"
         "details summary{cursor:pointer;white-space:nowrap}"
         "pre{white-space:pre-wrap;max-width:40em;font-size:12px;background:#fafafa;padding:4px}"
         ".fix{font-size:12px}.legend span{padding:2px 8px;margin-right:6px}"
@@ -978,7 +1007,7 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
         "(client missing). %zu runs in %.1f s. Command run on each server: <code>%s</code>. "
         "Generated %s.</p>\n<p class=\"legend\"><span class=\"ok-connect\">connected, as expected"
         "</span><span class=\"ok-fail\">failed, as expected</span><span class=\"bad\">not as "
-        "expected</span><span class=\"none\">no expectation</span><span class=\"skip\">client "
+        "expected</span><span class=\"diff\">your client differs from the stock one</span><span class=\"none\">no expectation</span><span class=\"skip\">client "
         "missing</span></p>\n<table><tr><th>profile</th>",
         m->ncells, ok, bad, skip, m->finished_runs, wall, MATRIX_COMMAND, date);
     for (ci = 0; ci < m->o->nclients; ci++) {
@@ -998,6 +1027,7 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
             const matrix_cell_t *c = &m->cells[pi * m->o->nclients + ci];
             const profile_expect_t *e = profile_expect_find(p, m->o->clients[ci].model);
             const char *cls = c->main.skipped ? "skip" : !c->has_expect ? "none"
+                              : !c->expect_ok && matrix__is_custom(m, c) ? "diff"
                               : !c->expect_ok || (c->fix_tried && !c->fix.connected) ? "bad"
                               : c->main.connected ? "ok-connect" : "ok-fail";
             char text[192];
@@ -1082,6 +1112,14 @@ matrix__setup(matrix_t *m, char *err, size_t errlen)
     if (mkdtemp(m->workdir) == NULL) {
         snprintf(err, errlen, "cannot create a work directory: %s", strerror(errno));
         return -1;
+    }
+    {
+        char exe[512];
+        size_t len = sizeof exe;
+        if (uv_exepath(exe, &len) == 0 && strrchr(exe, '/') != NULL) {
+            *strrchr(exe, '/') = '\0';
+            snprintf(m->build_env, sizeof m->build_env, "SSHMOCK_BUILD_DIR=%s", exe);
+        }
     }
     snprintf(m->key_ed25519, sizeof m->key_ed25519, "%s/demo_ed25519", m->workdir);
     snprintf(m->key_rsa, sizeof m->key_rsa, "%s/demo_rsa", m->workdir);
@@ -1176,6 +1214,7 @@ matrix_run(const matrix_options_t *o)
     size_t mismatches = 0;
     size_t skipped = 0;
     size_t unchecked = 0;
+    size_t differs = 0;
     size_t fixes_ok = 0;
     size_t fixes_bad = 0;
     double wall;
@@ -1216,6 +1255,8 @@ matrix_run(const matrix_options_t *o)
             skipped++;
         } else if (!c->has_expect) {
             unchecked++;
+        } else if (!c->expect_ok && matrix__is_custom(&m, c)) {
+            differs++;
         } else if (!c->expect_ok) {
             mismatches++;
         }
@@ -1231,7 +1272,14 @@ matrix_run(const matrix_options_t *o)
     for (i = 0; i < m.ncells; i++) {
         const matrix_cell_t *c = &m.cells[i];
         const profile_t *p = matrix__profile(&m, c);
-        if (!c->main.skipped && c->has_expect && !c->expect_ok) {
+        if (!c->main.skipped && c->has_expect && !c->expect_ok && matrix__is_custom(&m, c)) {
+            const profile_expect_t *e = profile_expect_find(p, matrix__client(&m, c)->model);
+            printf("\nDIFFERS FROM STOCK %s: %s x %s\n  stock %s: %s%s\n  %s: %s (exit %ld): %s\n",
+                   e->client, p->name, matrix__client(&m, c)->name, e->client,
+                   e->connect ? "connects" : "fails at ", e->connect ? "" : e->stage,
+                   matrix__client(&m, c)->name, c->main.connected ? "connects" : "fails",
+                   c->main.exit_status, c->main.message);
+        } else if (!c->main.skipped && c->has_expect && !c->expect_ok) {
             const profile_expect_t *e = profile_expect_find(p, matrix__client(&m, c)->model);
             printf("\nNOT AS EXPECTED: %s x %s\n  expected: %s%s%s%s\n  got:      %s (exit %ld): %s\n",
                    p->name, matrix__client(&m, c)->name, e->connect ? "connect" : "fail at ",
@@ -1245,8 +1293,11 @@ matrix_run(const matrix_options_t *o)
         }
     }
     printf("\n%zu cells: %zu as expected, %zu not as expected, %zu without expectation, "
-           "%zu skipped", m.ncells, m.ncells - mismatches - skipped - unchecked, mismatches,
-           unchecked, skipped);
+           "%zu skipped", m.ncells, m.ncells - mismatches - skipped - unchecked - differs,
+           mismatches, unchecked, skipped);
+    if (differs > 0) {
+        printf(", %zu where a custom client differs from its stock model", differs);
+    }
     if (o->fixes) {
         printf("; fixes: %zu work, %zu do not", fixes_ok, fixes_bad);
     }

@@ -89,11 +89,24 @@ static void sshd__on_poll(uv_poll_t *h, int status, int events);
 static void
 sshd__kex_done(conn_t *c)
 {
+    const tap_kexinit_t *ck = tap_kexinit(&c->wire.tap, TAP_DIR_C2S);
+    const tap_kexinit_t *sk = tap_kexinit(&c->wire.tap, TAP_DIR_S2C);
+    char kex[128] = "";
+    char hostkey[128] = "";
+
     if (c->state != CONN_KEX) {
         return;
     }
+    /* What was agreed, by RFC 4253's rule on the offers the tap saw:
+     * libssh 0.10's ssh_get_kex_algo() has no name for group exchange. */
+    if (ck != NULL && sk != NULL) {
+        tap_negotiate(ck->lists[TAP_KEX_ALGS], sk->lists[TAP_KEX_ALGS], kex, sizeof kex);
+        tap_negotiate(ck->lists[TAP_KEX_HOSTKEY_ALGS], sk->lists[TAP_KEX_HOSTKEY_ALGS],
+                      hostkey, sizeof hostkey);
+    }
     CONN_LOG(c, "kex_done",
-             "kex", ssh_get_kex_algo(c->session),
+             "kex", kex[0] != '\0' ? kex : ssh_get_kex_algo(c->session),
+             "hostkey", hostkey[0] != '\0' ? hostkey : NULL,
              "cipher_c2s", ssh_get_cipher_in(c->session),
              "cipher_s2c", ssh_get_cipher_out(c->session),
              "mac_c2s", ssh_get_hmac_in(c->session),

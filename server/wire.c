@@ -143,6 +143,11 @@ wire__on_timer(uv_timer_t *t)
     if (c->state == CONN_CLOSING) {
         return;
     }
+    if (c->wire.ident_stage_pending) {
+        c->wire.ident_stage_pending = 0;
+        wire_stage(c, FAULT_STAGE_SERVER_IDENT);
+        return;
+    }
     if (c->wire.reset_pending) {
         c->close_mode = CONN_CLOSE_RST;
         conn_close(c, CONN_BY_SERVER, 0, "fault: reset at accept");
@@ -235,6 +240,20 @@ wire__run_rule(conn_t *c, const fault_rule_t *r)
     default:
         return 0;
     }
+}
+
+static int
+wire__stage_has_rules(conn_t *c, fault_stage_t stage)
+{
+    const profile_t *p = c->srv->profile;
+    size_t i;
+
+    for (i = 0; i < p->nfaults && i < WIRE_MAX_RULES; i++) {
+        if (p->faults[i].stage == stage && c->wire.fires[i]) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void
@@ -463,7 +482,23 @@ wire__act_on_event(conn_t *c)
         if (client && tap_kexinit(&c->wire.tap, TAP_DIR_S2C) == NULL) {
             c->wire.c2s_wait_kexinit = 1;
         }
+        if (!client && tap_ident(&c->wire.tap, TAP_DIR_C2S) == NULL &&
+            wire__stage_has_rules(c, FAULT_STAGE_SERVER_IDENT)) {
+            /* Clients send their identification as soon as they connect, but
+             * under load it can come after ours. A client that meets the
+             * close before it has sent its own reacts differently (PuTTY
+             * then waits forever), so the rules of this stage wait for it,
+             * 200 ms at most, to play the same way every time. */
+            c->wire.ident_stage_pending = 1;
+            uv_timer_start(&c->wire.timer, wire__on_timer, WIRE_RESET_WAIT_MS, 0);
+            break;
+        }
         wire_stage(c, client ? FAULT_STAGE_CLIENT_IDENT : FAULT_STAGE_SERVER_IDENT);
+        if (client && c->wire.ident_stage_pending) {
+            c->wire.ident_stage_pending = 0;
+            uv_timer_stop(&c->wire.timer);
+            wire_stage(c, FAULT_STAGE_SERVER_IDENT);
+        }
         break;
     case TAP_EV_KEXINIT:
         if (!client && c->wire.c2s_wait_kexinit) {

@@ -47,6 +47,7 @@ typedef struct wire_s {
     int watermark_set;
     int diag_done;
     int reset_pending;    /* an accept-stage reset waits for the client's first bytes */
+    int ident_stage_pending; /* server-ident rules wait for the client's identification */
     uv_timer_t timer;     /* delay, throttle ticks, stall's end */
 } wire_t;
 

@@ -113,12 +113,23 @@ def parse_args(client, argv=None):
     return args
 
 
+def custom_command(default):
+    """The client's program and leading arguments: `default` (a list), or,
+    for `sshmock matrix --custom NAME=COMMAND`, the user's COMMAND from
+    $SSHMOCK_CLIENT_CMD (e.g. "ssh -F ./my_ssh_config"), split like a shell
+    would. Returns (argv prefix, executable path)."""
+    import shlex
+    cmd = os.environ.get("SSHMOCK_CLIENT_CMD")
+    words = shlex.split(cmd) if cmd else list(default)
+    return words, shutil.which(words[0]) or words[0]
+
+
 def client_env(home=None):
     """The environment a client runs in: no agent, no display of ours, no
     locale surprises, and optionally its own HOME."""
     env = dict(os.environ)
     for v in ("SSH_AUTH_SOCK", "SSH_AGENT_PID", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE",
-              "DISPLAY", "XDG_CONFIG_HOME", "DROPBEAR_PASSWORD"):
+              "DISPLAY", "XDG_CONFIG_HOME", "DROPBEAR_PASSWORD", "SSHMOCK_CLIENT_CMD"):
         env.pop(v, None)
     env["LC_ALL"] = "C"
     if home is not None:

@@ -236,8 +236,17 @@ function main() {
     process.stderr.write(`${err.name}: ${err.message}\n`);
     finish(EXIT_FAILURE);
   });
-  conn.on('close', () => finish(EXIT_FAILURE));
+  // ssh2 may end a connection the server closed with no 'error' event at
+  // all; say so (as the driver, not as ssh2) so that the report is not empty.
+  let ready = false;
+  conn.on('close', () => {
+    if (!done)
+      say(ready ? 'the connection closed before the command finished'
+                : "the connection closed before the session was ready; ssh2 emitted no 'error'");
+    finish(EXIT_FAILURE);
+  });
   conn.on('ready', () => {
+    ready = true;
     conn.exec(a.command, (err, stream) => {
       if (err) {
         process.stderr.write(`${err.name}: ${err.message}\n`);
