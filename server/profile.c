@@ -406,17 +406,25 @@ profile__account_clear(profile_account_t *a)
 }
 
 static void
+profile__client_opts_clear(profile_client_opts_t *o)
+{
+    size_t j;
+
+    free(o->client);
+    for (j = 0; j < o->nopts; j++) {
+        free(o->opts[j]);
+    }
+    free(o->opts);
+    memset(o, 0, sizeof *o);
+}
+
+static void
 profile__client_opts_free(profile_client_opts_t *o, size_t n)
 {
     size_t i;
-    size_t j;
 
     for (i = 0; i < n; i++) {
-        free(o[i].client);
-        for (j = 0; j < o[i].nopts; j++) {
-            free(o[i].opts[j]);
-        }
-        free(o[i].opts);
+        profile__client_opts_clear(&o[i]);
     }
     free(o);
 }
@@ -1774,31 +1782,20 @@ profile__dispatch(profile__parser_t *ps, const profile__keyword_t *kw,
         o.opts = calloc((size_t)argc, sizeof *o.opts);
         o.line = ps->line;
         if (o.client == NULL || o.opts == NULL) {
-            free(o.client);
-            free(o.opts);
+            profile__client_opts_clear(&o);
             return profile__nomem(ps);
         }
         for (i = 1; i < argc; i++) {
             o.opts[o.nopts] = strdup(argv[i]);
             if (o.opts[o.nopts] == NULL) {
-                size_t j;
-                for (j = 0; j < o.nopts; j++) {
-                    free(o.opts[j]);
-                }
-                free(o.opts);
-                free(o.client);
+                profile__client_opts_clear(&o);
                 return profile__nomem(ps);
             }
             o.nopts++;
         }
         grown = realloc(*arr, (*n + 1) * sizeof *grown);
         if (grown == NULL) {
-            size_t j;
-            for (j = 0; j < o.nopts; j++) {
-                free(o.opts[j]);
-            }
-            free(o.opts);
-            free(o.client);
+            profile__client_opts_clear(&o);
             return profile__nomem(ps);
         }
         *arr = grown;

@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,25 @@
 /* Throttled bytes leave in ticks of this length: short enough to look like
  * a steady rate to a client, long enough not to spin the loop. */
 #define WIRE_THROTTLE_TICK_MS 50
+
+/* The server hangs up the way a failing box does: nothing more from libssh
+ * reaches the client, then FIN or RST. */
+static void wire__hang_up(conn_t *c, conn_close_mode_t mode, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+wire__hang_up(conn_t *c, conn_close_mode_t mode, const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    c->wire.cut = 1;
+    c->close_mode = mode;
+    conn_close(c, CONN_BY_SERVER, 0, "%s", reason);
+}
 
 static void wire__on_tap(tap_t *tap, tap_dir_t dir, const tap_event_t *ev, void *userdata);
 
@@ -149,8 +169,7 @@ wire__on_timer(uv_timer_t *t)
         return;
     }
     if (c->wire.reset_pending) {
-        c->close_mode = CONN_CLOSE_RST;
-        conn_close(c, CONN_BY_SERVER, 0, "fault: reset at accept");
+        wire__hang_up(c, CONN_CLOSE_RST, "fault: reset at %s", "accept");
         return;
     }
     if (c->wire.drop_c2s) { /* a bounded stall has run out */
@@ -178,9 +197,7 @@ wire__run_rule(conn_t *c, const fault_rule_t *r)
     CONN_LOG(c, "fault", "stage", stage, "action", action, NULL);
     switch (r->action) {
     case FAULT_ACTION_CLOSE:
-        c->wire.cut = 1;
-        c->close_mode = CONN_CLOSE_FIN;
-        conn_close(c, CONN_BY_SERVER, 0, "fault: close at %s", stage);
+        wire__hang_up(c, CONN_CLOSE_FIN, "fault: close at %s", stage);
         return 1;
     case FAULT_ACTION_RESET:
         c->wire.cut = 1;
@@ -195,8 +212,7 @@ wire__run_rule(conn_t *c, const fault_rule_t *r)
             uv_timer_start(&c->wire.timer, wire__on_timer, WIRE_RESET_WAIT_MS, 0);
             return 1;
         }
-        c->close_mode = CONN_CLOSE_RST;
-        conn_close(c, CONN_BY_SERVER, 0, "fault: reset at %s", stage);
+        wire__hang_up(c, CONN_CLOSE_RST, "fault: reset at %s", stage);
         return 1;
     case FAULT_ACTION_STALL:
         c->wire.cut = 1;
@@ -228,9 +244,7 @@ wire__run_rule(conn_t *c, const fault_rule_t *r)
                 wire__emit(c, pkt.data, pkt.len, NULL);
             }
             util_buf_free(&pkt);
-            c->wire.cut = 1;
-            c->close_mode = CONN_CLOSE_FIN;
-            conn_close(c, CONN_BY_SERVER, 0, "fault: disconnect %u at %s", r->n, stage);
+            wire__hang_up(c, CONN_CLOSE_FIN, "fault: disconnect at %s", stage);
         } else {
             /* Once keys are in use only libssh can say it, and libssh 0.10
              * always sends reason 11 (SSH_DISCONNECT_BY_APPLICATION). */
@@ -519,9 +533,7 @@ wire__act_on_event(conn_t *c)
             /* sshd with no usable host key dies in key exchange, once it has
              * the client's KEXINIT: the client sees the connection close. */
             CONN_LOG(c, "no_hostkey", NULL);
-            c->wire.cut = 1;
-            c->close_mode = CONN_CLOSE_FIN;
-            conn_close(c, CONN_BY_SERVER, 0, "no host key for key exchange (HostKey none)");
+            wire__hang_up(c, CONN_CLOSE_FIN, "no host key for key exchange (%s)", "HostKey none");
             break;
         }
         wire_stage(c, client ? FAULT_STAGE_CLIENT_KEXINIT : FAULT_STAGE_SERVER_KEXINIT);
@@ -568,8 +580,7 @@ wire_on_data(conn_t *c, relay_dir_t rdir, char *buf, size_t len)
 
     if (dir == TAP_DIR_C2S && c->wire.reset_pending) {
         free(buf);
-        c->close_mode = CONN_CLOSE_RST;
-        conn_close(c, CONN_BY_SERVER, 0, "fault: reset at accept");
+        wire__hang_up(c, CONN_CLOSE_RST, "fault: reset at %s", "accept");
         return;
     }
     /* A graceful close still forwards libssh's last words (its KEXINIT
