@@ -15,6 +15,7 @@ set(sshmock_client_tests
   dbclient 90
   paramiko 90
   catalogue 180
+  cli 120
   robustness 300
 )
 

@@ -1,0 +1,112 @@
+"""The catalogue commands: sshmock list, explain and lab, run for real.
+
+list names every shipped profile with its description; explain prints the
+explanation, what each client prints and the fixes; lab serves every profile
+at once, one port each, prints the map, and a real ssh gets the scenario of
+the port it connects to; SIGTERM stops it with exit status 0.
+
+Run: /usr/bin/python3 client-tests/test_cli.py --sshmock build/sshmock
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+NAMES = sorted(f[:-5] for f in os.listdir(h.PROFILES_DIR) if f.endswith(".conf"))
+
+
+def run(*args, timeout=30):
+    return subprocess.run([h.SSHMOCK] + list(args), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class CliTest(unittest.TestCase):
+    def test_help(self):
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        for cmd in ("serve", "check", "list", "explain", "lab", "matrix"):
+            self.assertIn("sshmock " + cmd, r.stdout)
+        for cmd in ("serve", "check", "lab", "matrix", "explain"):
+            r = run(cmd, "--help")
+            self.assertEqual(r.returncode, 0, (cmd, r.stderr))
+            self.assertIn("Usage: sshmock " + cmd, r.stdout)
+        r = run("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+
+    def test_list(self):
+        r = run("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = [ln.split()[0] for ln in r.stdout.splitlines() if ln.strip()]
+        self.assertEqual(listed, NAMES)
+        self.assertRegex(r.stdout, r"legacy-kex-group1 +Old OpenSSH 5\.3 server")
+
+    def test_explain(self):
+        r = run("explain", "legacy-kex-group1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for part in ("What is going on", "diffie-hellman-group1-sha1",
+                     "What each client does (measured with the real clients)",
+                     "Fix on the client side", "-oKexAlgorithms=+diffie-hellman-group1-sha1",
+                     "Per client (what sshmock matrix --fixes tries)", "Fix on the server side",
+                     "Play it: sshmock serve legacy-kex-group1"):
+            self.assertIn(part, r.stdout)
+        r = run("explain", "no-such-profile")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no-such-profile", r.stderr)
+
+    def test_lab(self):
+        h.require("ssh", "openssh-client")
+        proc = subprocess.Popen([h.SSHMOCK, "lab", "--base-port", "0", "--quiet",
+                                 "--state-dir", h.state_dir()],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ports = {}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                m = re.match(r"^(\d+) +(\S+) +(.*)$", line)
+                if m:
+                    ports[m.group(2)] = int(m.group(1))
+                if line.startswith("lab ready"):
+                    break
+            self.assertEqual(sorted(ports), NAMES, "the map lists every profile")
+            self.assertEqual(len(set(ports.values())), len(NAMES), "one port each")
+
+            class Port:  # what run_ssh needs of a server
+                host = "127.0.0.1"
+
+            srv = Port()
+            srv.port = ports["modern"]
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.assertEqual((r.rc, r.out), (0, "hello\n"), r)
+            srv.port = ports["legacy-kex-group1"]
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.assertEqual(r.rc, 255, r)
+            self.assertIn("no matching key exchange method found. Their offer: "
+                          "diffie-hellman-group1-sha1", r.err)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = None
+            err = proc.stderr.read()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.assertEqual(rc, 0, err[-2000:])
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            self.assertNotIn(bad, err)
+
+
+if __name__ == "__main__":
+    h.main()
