@@ -999,7 +999,12 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
         "td.p{font-weight:600;max-width:16em}td.p small{font-weight:400;color:#555;display:block}"
         ".ok-connect{background:#d9f2d9}.ok-fail{background:#dde8f7}.bad{background:#f8d0d0}"
         ".skip{background:#eee;color:#777}.none{background:#fff6d6}.diff{background:#f3e1ff}"
-        "details summary{cursor:pointer;white-space:nowrap}"
+        "details summary{cursor:pointer}td{min-width:9em;max-width:16em}"
+        "small.msg{display:block;font-family:monospace;font-size:11px;color:#333;"
+        "word-break:break-word;margin-top:2px}"
+        ".stage{font-size:11px;background:#fff;border:1px solid #99a;border-radius:3px;padding:0 3px}"
+        ".fixok{font-size:11px;background:#2e7d32;color:#fff;border-radius:3px;padding:0 3px}"
+        ".fixbad{font-size:11px;background:#c62828;color:#fff;border-radius:3px;padding:0 3px}"
         "pre{white-space:pre-wrap;max-width:40em;font-size:12px;background:#fafafa;padding:4px}"
         ".fix{font-size:12px}.legend span{padding:2px 8px;margin-right:6px}"
         "</style></head><body>\n<h1>sshmock client matrix</h1>\n"
@@ -1033,8 +1038,26 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
             char text[192];
 
             matrix__cell_text(m, c, text, sizeof text);
-            util_buf_printf(b, "<td class=\"%s\"><details><summary>", cls);
+            util_buf_printf(b, "<td class=\"%s\"><details><summary><b>", cls);
             matrix__xml(b, c->main.connected ? "connected" : c->main.skipped ? "skipped" : "failed");
+            util_buf_puts(b, "</b>");
+            if (e != NULL && !e->connect && !c->main.connected && !c->main.skipped) {
+                util_buf_printf(b, " <span class=\"stage\">%s</span>", e->stage);
+            }
+            if (c->fix_tried) {
+                util_buf_printf(b, " <span class=\"%s\">%s</span>",
+                                c->fix.connected ? "fixok" : "fixbad",
+                                c->fix.connected ? "fix works" : "fix fails");
+            }
+            if (!c->main.connected) {
+                /* What the client said, at a glance; all of it below. */
+                char shortmsg[96];
+                snprintf(shortmsg, sizeof shortmsg, "%.90s%s", c->main.message,
+                         strlen(c->main.message) > 90 ? "..." : "");
+                util_buf_puts(b, "<small class=\"msg\">");
+                matrix__xml(b, shortmsg);
+                util_buf_puts(b, "</small>");
+            }
             util_buf_puts(b, "</summary><div>");
             matrix__xml(b, c->main.message);
             if (e != NULL) {
