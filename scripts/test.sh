@@ -9,8 +9,16 @@ jobs=$(nproc 2>/dev/null || echo 2)
 echo "== build (warnings are errors)"
 cmake -S . -B build -DSSHMOCK_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
+# Skipped tests say why (a client that could not be installed); ctest does
+# not show their output, so their reasons are printed here.
+skip_reasons() {
+    grep -hoE "(sshmock-driver: [a-z0-9]+ not installed: .*|client tests: every test was skipped: .*|skipped [a-z0-9]+: .*)" \
+        "$1/Testing/Temporary/LastTest.log" 2>/dev/null | sort -u | sed 's/^/   skipped because: /' || true
+}
+
 echo "== tests"
 (cd build && ctest --output-on-failure --timeout 600)
+skip_reasons build
 
 echo "== build with ASan + UBSan"
 cmake -S . -B build-asan -DSSHMOCK_WERROR=ON -DSSHMOCK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -19,3 +27,4 @@ echo "== tests under ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:exitcode=86
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 (cd build-asan && ctest --output-on-failure --timeout 900)
+skip_reasons build-asan

@@ -1324,6 +1324,16 @@ matrix_run(const matrix_options_t *o)
     if (o->fixes) {
         printf("; fixes: %zu work, %zu do not", fixes_ok, fixes_bad);
     }
+    /* Why a client was skipped, once per client: the reason a CI log needs. */
+    for (i = 0; i < o->nclients; i++) {
+        size_t j;
+        for (j = 0; j < m.ncells; j++) {
+            if (m.cells[j].client == i && m.cells[j].main.skipped) {
+                printf("\nskipped %s: %s", o->clients[i].name, m.cells[j].main.message);
+                break;
+            }
+        }
+    }
     printf("\n%zu runs in %.1f s wall time: %.1f runs/s (jobs %d)\n", m.finished_runs, wall,
            wall > 0 ? (double)m.finished_runs / wall : 0.0, o->jobs);
     fflush(stdout);
