@@ -14,7 +14,6 @@ packages=(
     # the real clients the tests run, and their helpers
     openssh-client putty-tools dropbear-bin
     python3 python3-paramiko python3-asyncssh
-    nodejs npm
     # the peer servers the benchmarks compare against
     openssh-server dropbear-bin
     # tools the test scripts use
@@ -22,7 +21,7 @@ packages=(
 )
 
 if [ "${1:-}" = "--list" ]; then
-    printf '%s\n' "${packages[@]}" | sort -u
+    printf '%s\n' "${packages[@]}" nodejs npm | sort -u
     exit 0
 fi
 
@@ -36,6 +35,12 @@ for p in $(printf '%s\n' "${packages[@]}" | sort -u); do
         missing+=("$p")
     fi
 done
+
+# Node.js and npm (for the ssh2 client) may come from elsewhere than Debian
+# (NodeSource's nodejs bundles npm, and Debian's npm conflicts with it):
+# only when the commands are missing are Debian's packages installed.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
