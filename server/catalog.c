@@ -95,21 +95,11 @@ catalog_resolve(const char *arg)
     return strdup(arg); /* profile_load names it in its error */
 }
 
-/* Loads quietly: list and explain are about the catalogue, not its lint. */
+/* Loads quietly: list, explain and lab are about the catalogue, not its lint. */
 static int
 catalog__load(const char *path, profile_t **p, char *err, size_t errlen)
 {
-    char *text = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (util_read_file(path, 1024 * 1024, &text, &len) != 0) {
-        snprintf(err, errlen, "%s: cannot read", path);
-        return -1;
-    }
-    rc = profile_parse(path, text, len, NULL, p, err, errlen);
-    free(text);
-    return rc;
+    return profile_load_warn(path, NULL, p, err, errlen);
 }
 
 int

@@ -1167,20 +1167,12 @@ matrix__setup(matrix_t *m, char *err, size_t errlen)
     for (i = 0; i < m->o->nprofiles; i++) {
         sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
         profile_t *p = NULL;
-        char *text = NULL;
-        size_t len = 0;
 
         cfg.state_dir = m->o->state_dir;
         cfg.quiet = 1;
-        if (util_read_file(m->o->profiles[i], 1024 * 1024, &text, &len) != 0) {
-            snprintf(err, errlen, "%s: cannot read: %s", m->o->profiles[i], strerror(errno));
+        if (profile_load_warn(m->o->profiles[i], NULL, &p, err, errlen) != 0) {
             return -1;
         }
-        if (profile_parse(m->o->profiles[i], text, len, NULL, &p, err, errlen) != 0) {
-            free(text);
-            return -1;
-        }
-        free(text);
         if (server_init(&m->servers[i], m->loop, p, &cfg, err, errlen) != 0) {
             return -1;
         }

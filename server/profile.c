@@ -2263,6 +2263,13 @@ profile_parse_string(const char *path, const char *text, profile_t **out,
 int
 profile_load(const char *path, profile_t **out, char *errbuf, size_t errlen)
 {
+    return profile_load_warn(path, stderr, out, errbuf, errlen);
+}
+
+int
+profile_load_warn(const char *path, FILE *warnings, profile_t **out, char *errbuf,
+                  size_t errlen)
+{
     char *data = NULL;
     size_t len = 0;
     int rc;
@@ -2284,7 +2291,7 @@ profile_load(const char *path, profile_t **out, char *errbuf, size_t errlen)
         }
         return SSHMOCK_EPROFILE;
     }
-    rc = profile_parse(path, data, len, stderr, out, errbuf, errlen);
+    rc = profile_parse(path, data, len, warnings, out, errbuf, errlen);
     free(data);
     return rc;
 }

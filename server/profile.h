@@ -138,6 +138,11 @@ typedef struct profile_s {
 
 int profile_load(const char *path, profile_t **out, char *errbuf, size_t errlen);
 
+/* profile_load with the warnings going to `warnings` (NULL: dropped), for
+ * callers that load many profiles and must not repeat their lint. */
+int profile_load_warn(const char *path, FILE *warnings, profile_t **out,
+                      char *errbuf, size_t errlen);
+
 /* Same as profile_load, from a string; `path` names it in errors and gives
  * the directory for relative file names. Used by the unit tests. */
 int profile_parse_string(const char *path, const char *text, profile_t **out,
