@@ -369,5 +369,81 @@ class RobustnessTest(unittest.TestCase):
         return (r.rc, r.out, msg)
 
 
+def _recv_until_eof(s, seconds):
+    """Reads until EOF for up to `seconds`: (bytes, seconds taken, whether
+    EOF came)."""
+    got = b""
+    start = time.monotonic()
+    while True:
+        left = start + seconds - time.monotonic()
+        if left <= 0:
+            return got, time.monotonic() - start, False
+        s.settimeout(left)
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            return got, time.monotonic() - start, False
+        except ConnectionResetError:
+            return got, time.monotonic() - start, True
+        if not data:
+            return got, time.monotonic() - start, True
+        got += data
+
+
+class HangUpTimingTest(unittest.TestCase):
+    """A hang-up fault after the server's identification waits until the
+    client has answered it (its KEXINIT). PuTTY 0.78 loses an EOF that
+    reaches it together with the identification and then waits forever;
+    matrix.plink failed that way in CI once in a few hundred runs. The
+    contract is checked byte by byte with a raw socket, since the race in
+    plink cannot be provoked on demand."""
+
+    IDENT = b"SSH-2.0-OpenSSH_9.2p1 sshmock-test\r\n"
+    # Any bytes after the identification are the client's answer; a
+    # packet header with SSH_MSG_KEXINIT is what real clients send.
+    KEXINIT_START = struct.pack(">IB", 1020, 4) + bytes([20]) + b"\0" * 16
+
+    def _connect(self, srv):
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        s.sendall(self.IDENT)
+        line = b""
+        s.settimeout(5)
+        while not line.endswith(b"\n"):
+            data = s.recv(1)
+            self.assertTrue(data, "closed before the identification: %r" % line)
+            line += data
+        return s, line
+
+    def test_close_waits_for_the_answer(self):
+        with h.Server(h.profile("closed-after-ident")) as srv:
+            for _ in range(3):
+                s, line = self._connect(srv)
+                try:
+                    self.assertTrue(line.startswith(b"SSH-2.0-"), line)
+                    got, took, eof = _recv_until_eof(s, 0.5)
+                    self.assertFalse(eof, "the server hung up before the client answered "
+                                     "its identification (after %.2f s)" % took)
+                    self.assertEqual(got, b"")
+                    s.sendall(self.KEXINIT_START)
+                    got, took, eof = _recv_until_eof(s, 1.5)
+                    self.assertTrue(eof, "no hang-up within 1.5 s of the client's answer")
+                    # The server hangs up: its own KEXINIT never comes.
+                    self.assertEqual(got, b"")
+                finally:
+                    s.close()
+
+    def test_close_without_answer_comes_after_the_wait(self):
+        with h.Server(h.profile("closed-after-ident")) as srv:
+            s, _ = self._connect(srv)
+            try:
+                got, took, eof = _recv_until_eof(s, 6.0)
+                self.assertTrue(eof, "no hang-up after %.1f s without an answer" % took)
+                self.assertEqual(got, b"")
+                self.assertGreater(took, 1.0)   # it waited (2 s) ...
+                self.assertLess(took, 5.0)      # ... and not forever
+            finally:
+                s.close()
+
+
 if __name__ == "__main__":
     h.main()

@@ -22,14 +22,25 @@
 #define WIRE_THROTTLE_TICK_MS 50
 
 /* The server hangs up the way a failing box does: nothing more from libssh
- * reaches the client, then FIN or RST. */
+ * reaches the client, then FIN or RST.
+ *
+ * A hang-up after our identification has gone out waits until the client
+ * has answered it (its KEXINIT, or any bytes after its identification),
+ * WIRE_CLIENT_WAIT_MS at most. The end must not reach a client in the same
+ * read as our identification: PuTTY 0.78 notes the EOF on the layer that
+ * reads identifications, replaces that layer when the identification is
+ * parsed, and the new one never learns of the EOF, so plink waits forever
+ * instead of saying "Remote side unexpectedly closed network connection".
+ * A client that has answered has parsed our identification. */
 static void wire__hang_up(conn_t *c, conn_close_mode_t mode, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+static void wire__on_timer(uv_timer_t *t);
 
 static void
 wire__hang_up(conn_t *c, conn_close_mode_t mode, const char *fmt, ...)
 {
-    char reason[256];
+    char reason[sizeof c->wire.hangup_reason];
     va_list ap;
 
     va_start(ap, fmt);
@@ -37,7 +48,22 @@ wire__hang_up(conn_t *c, conn_close_mode_t mode, const char *fmt, ...)
     va_end(ap);
     c->wire.cut = 1;
     c->close_mode = mode;
+    if (c->wire.ident_out && !c->wire.client_answered && !c->wire.hangup_pending) {
+        c->wire.hangup_pending = 1;
+        memcpy(c->wire.hangup_reason, reason, sizeof reason);
+        uv_timer_start(&c->wire.timer, wire__on_timer, WIRE_CLIENT_WAIT_MS, 0);
+        return;
+    }
     conn_close(c, CONN_BY_SERVER, 0, "%s", reason);
+}
+
+/* The client has answered, or the wait is over: the held hang-up happens. */
+static void
+wire__finish_hang_up(conn_t *c)
+{
+    c->wire.hangup_pending = 0;
+    uv_timer_stop(&c->wire.timer);
+    conn_close(c, CONN_BY_SERVER, 0, "%s", c->wire.hangup_reason);
 }
 
 static void wire__on_tap(tap_t *tap, tap_dir_t dir, const tap_event_t *ev, void *userdata);
@@ -141,8 +167,6 @@ wire__emit(conn_t *c, const char *data, size_t len, char *owned)
     relay_write(c, RELAY_S2C, buf, len);
 }
 
-static void wire__on_timer(uv_timer_t *t);
-
 static void
 wire__release_held(conn_t *c, size_t max)
 {
@@ -164,6 +188,10 @@ wire__on_timer(uv_timer_t *t)
     conn_t *c = t->data;
 
     if (c->state == CONN_CLOSING) {
+        return;
+    }
+    if (c->wire.hangup_pending) {
+        wire__finish_hang_up(c);
         return;
     }
     if (c->wire.ident_stage_pending) {
@@ -499,13 +527,16 @@ wire__act_on_event(conn_t *c)
         if (client && tap_kexinit(&c->wire.tap, TAP_DIR_S2C) == NULL) {
             c->wire.c2s_wait_kexinit = 1;
         }
+        if (!client) {
+            c->wire.ident_out = !c->wire.cut && !c->wire.hold;
+        }
         if (!client && tap_ident(&c->wire.tap, TAP_DIR_C2S) == NULL &&
             wire__stage_has_rules(c, FAULT_STAGE_SERVER_IDENT)) {
             /* Clients send their identification as soon as they connect, but
-             * under load it can come after ours. A client that meets the
-             * close before it has sent its own reacts differently (PuTTY
-             * then waits forever), so the rules of this stage wait for it,
-             * WIRE_CLIENT_WAIT_MS at most, to play the same way every time. */
+             * under load it can come after ours. The rules of this stage
+             * wait for it, WIRE_CLIENT_WAIT_MS at most, so that whatever
+             * they send comes after the client's identification every
+             * time, as it does from a real server. */
             c->wire.ident_stage_pending = 1;
             uv_timer_start(&c->wire.timer, wire__on_timer, WIRE_CLIENT_WAIT_MS, 0);
             break;
@@ -592,6 +623,13 @@ wire_on_data(conn_t *c, relay_dir_t rdir, char *buf, size_t len)
         size_t feed = len;
         size_t n;
 
+        if (dir == TAP_DIR_C2S && tap_ident(&c->wire.tap, TAP_DIR_C2S) != NULL) {
+            c->wire.client_answered = 1;
+            if (c->wire.hangup_pending) {
+                wire__finish_hang_up(c);
+                break;
+            }
+        }
         if (dir == TAP_DIR_C2S && c->wire.c2s_wait_kexinit) {
             if (c->wire.c2s_held.len + len > TAP_MAX_PACKET_LENGTH * 4) {
                 conn_close(c, CONN_BY_SERVER, 0, "client sent too much before the server's KEXINIT");

@@ -48,6 +48,10 @@ typedef struct wire_s {
     int diag_done;
     int reset_pending;    /* an accept-stage reset waits for the client's first bytes */
     int ident_stage_pending; /* server-ident rules wait for the client's identification */
+    int ident_out;        /* the server's identification reached the client */
+    int client_answered;  /* the client sent bytes after its identification */
+    int hangup_pending;   /* a hang-up waits for the client's answer (see wire__hang_up) */
+    char hangup_reason[128];
     uv_timer_t timer;     /* delay, throttle ticks, stall's end */
 } wire_t;
 
