@@ -109,21 +109,27 @@ def _rst_close(s):
 
 def _drain(s, seconds):
     """Reads what the server sends for up to `seconds`; returns the bytes."""
+    return _recv_until_eof(s, seconds)[0]
+
+
+def _recv_until_eof(s, seconds):
+    """Reads until EOF (or a reset) for up to `seconds`: (bytes, seconds
+    taken, whether the connection ended)."""
     got = b""
-    end = time.monotonic() + seconds
+    start = time.monotonic()
     while True:
-        left = end - time.monotonic()
+        left = start + seconds - time.monotonic()
         if left <= 0:
-            return got
+            return got, time.monotonic() - start, False
         s.settimeout(left)
         try:
             data = s.recv(65536)
         except socket.timeout:
-            return got
+            return got, time.monotonic() - start, False
         except OSError:
-            return got
+            return got, time.monotonic() - start, True
         if not data:
-            return got
+            return got, time.monotonic() - start, True
         got += data
 
 
@@ -367,27 +373,6 @@ class RobustnessTest(unittest.TestCase):
                 if ln and not ln.startswith("Warning: Permanently added")]
         msg = re.sub(r"port \d+", "port P", last[-1]) if last else ""
         return (r.rc, r.out, msg)
-
-
-def _recv_until_eof(s, seconds):
-    """Reads until EOF for up to `seconds`: (bytes, seconds taken, whether
-    EOF came)."""
-    got = b""
-    start = time.monotonic()
-    while True:
-        left = start + seconds - time.monotonic()
-        if left <= 0:
-            return got, time.monotonic() - start, False
-        s.settimeout(left)
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            return got, time.monotonic() - start, False
-        except ConnectionResetError:
-            return got, time.monotonic() - start, True
-        if not data:
-            return got, time.monotonic() - start, True
-        got += data
 
 
 class HangUpTimingTest(unittest.TestCase):
