@@ -115,13 +115,13 @@ algo__probe_names(ssh_bind bind, algo_kind_t kind, const char *names,
                   int is_default)
 {
     const char *p = names;
+    const char *elem;
+    size_t len;
     char one[128];
 
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
+    while ((elem = util_list_next(&p, &len)) != NULL) {
         if (len > 0 && len < sizeof one) {
-            memcpy(one, p, len);
+            memcpy(one, elem, len);
             one[len] = '\0';
             if (bind != NULL &&
                 ssh_bind_options_set(bind, algo__kinds[kind].option, one) == 0) {
@@ -130,10 +130,6 @@ algo__probe_names(ssh_bind bind, algo_kind_t kind, const char *names,
                     algo__fixed_append(algo__probes[kind].defaults, one, len);
                 }
             }
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
         }
     }
 }
@@ -196,36 +192,13 @@ algo_supported_list(algo_kind_t kind)
     return algo__probes[kind].supported;
 }
 
-/* Same as algo_list_contains, for a name that is not NUL-terminated. */
-static int
-algo__list_contains_n(const char *list, const char *name, size_t namelen)
-{
-    const char *p = list;
-
-    if (list == NULL || name == NULL) {
-        return 0;
-    }
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
-        if (len == namelen && memcmp(p, name, len) == 0) {
-            return 1;
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return 0;
-}
-
 int
 algo_list_contains(const char *list, const char *name)
 {
-    if (name == NULL) {
+    if (list == NULL || name == NULL) {
         return 0;
     }
-    return algo__list_contains_n(list, name, strlen(name));
+    return util_list_has(list, name, strlen(name));
 }
 
 int
@@ -247,7 +220,7 @@ algo__is_known(algo_kind_t kind, const char *name)
 static int
 algo__buf_add(util_buf_t *b, const char *name, size_t len)
 {
-    if (b->data != NULL && algo__list_contains_n(b->data, name, len)) {
+    if (b->data != NULL && util_list_has(b->data, name, len)) {
         return 0;
     }
     if (b->len > 0 && util_buf_append(b, ",", 1) < 0) {
@@ -260,16 +233,12 @@ static int
 algo__buf_add_list(util_buf_t *b, const char *list)
 {
     const char *p = list;
+    const char *elem;
+    size_t len;
 
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
-        if (len > 0 && algo__buf_add(b, p, len) < 0) {
+    while ((elem = util_list_next(&p, &len)) != NULL) {
+        if (len > 0 && algo__buf_add(b, elem, len) < 0) {
             return -1;
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
         }
     }
     return 0;
@@ -280,21 +249,17 @@ static int
 algo__patterns_match(const char *patterns, const char *name)
 {
     const char *p = patterns;
+    const char *elem;
+    size_t len;
     char pat[256];
 
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
+    while ((elem = util_list_next(&p, &len)) != NULL) {
         if (len > 0 && len < sizeof pat) {
-            memcpy(pat, p, len);
+            memcpy(pat, elem, len);
             pat[len] = '\0';
             if (fnmatch(pat, name, 0) == 0) {
                 return 1;
             }
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
         }
     }
     return 0;
@@ -305,22 +270,18 @@ static int
 algo__remove(algo_kind_t kind, const char *patterns, util_buf_t *res)
 {
     const char *p = algo_default(kind);
+    const char *elem;
+    size_t len;
     char name[128];
 
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
+    while ((elem = util_list_next(&p, &len)) != NULL) {
         if (len > 0 && len < sizeof name) {
-            memcpy(name, p, len);
+            memcpy(name, elem, len);
             name[len] = '\0';
             if (!algo__patterns_match(patterns, name) &&
                 algo__buf_add(res, name, len) < 0) {
                 return -1;
             }
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
         }
     }
     return 0;
@@ -336,31 +297,28 @@ algo__expand(algo_kind_t kind, const char *list, util_buf_t *named,
     const char *supported = algo_supported_list(kind);
     const char *noun = algo__kinds[kind].noun;
     const char *p = list;
+    const char *elem;
+    size_t len;
     char name[256];
 
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
+    while ((elem = util_list_next(&p, &len)) != NULL) {
         if (len >= sizeof name) {
-            snprintf(err, errlen, "%s name too long: '%.40s...'", noun, p);
+            snprintf(err, errlen, "%s name too long: '%.40s...'", noun, elem);
             return -1;
         }
-        memcpy(name, p, len);
+        memcpy(name, elem, len);
         name[len] = '\0';
-        p += len;
-        if (*p == ',') {
-            p++;
-        }
         if (strpbrk(name, "*?") != NULL) {
             const char *s = supported;
+            const char *cand_at;
+            size_t slen;
             int hits = 0;
 
-            while (*s != '\0') {
-                size_t slen = strcspn(s, ",");
+            while ((cand_at = util_list_next(&s, &slen)) != NULL) {
                 char cand[128];
 
                 if (slen > 0 && slen < sizeof cand) {
-                    memcpy(cand, s, slen);
+                    memcpy(cand, cand_at, slen);
                     cand[slen] = '\0';
                     if (fnmatch(name, cand, 0) == 0) {
                         hits++;
@@ -368,10 +326,6 @@ algo__expand(algo_kind_t kind, const char *list, util_buf_t *named,
                             goto nomem;
                         }
                     }
-                }
-                s += slen;
-                if (*s == ',') {
-                    s++;
                 }
             }
             if (hits == 0) {

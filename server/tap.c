@@ -1070,30 +1070,13 @@ out:
 
 /* ---- negotiation ------------------------------------------------------ */
 
-static int
-tap__list_has(const char *list, const char *name, size_t n)
-{
-    const char *p = list;
-
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-
-        if (len == n && n > 0 && memcmp(p, name, n) == 0) {
-            return 1;
-        }
-        if (comma == NULL) {
-            return 0;
-        }
-        p = comma + 1;
-    }
-}
-
 int
 tap_negotiate(const char *client_list, const char *server_list, char *out,
               size_t outlen)
 {
     const char *c = client_list;
+    const char *elem;
+    size_t n;
 
     if (out != NULL && outlen > 0) {
         out[0] = '\0';
@@ -1101,25 +1084,19 @@ tap_negotiate(const char *client_list, const char *server_list, char *out,
     if (client_list == NULL || server_list == NULL) {
         return -1;
     }
-    for (;;) {
-        const char *comma = strchr(c, ',');
-        size_t n = comma != NULL ? (size_t)(comma - c) : strlen(c);
-
-        if (n > 0 && tap__list_has(server_list, c, n)) {
+    while ((elem = util_list_next(&c, &n)) != NULL) {
+        if (n > 0 && util_list_has(server_list, elem, n)) {
             if (out != NULL) {
                 if (n >= outlen) {
                     return -1;
                 }
-                memcpy(out, c, n);
+                memcpy(out, elem, n);
                 out[n] = '\0';
             }
             return 1;
         }
-        if (comma == NULL) {
-            return 0;
-        }
-        c = comma + 1;
     }
+    return 0;
 }
 
 /* ---- builders --------------------------------------------------------- */

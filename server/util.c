@@ -274,3 +274,30 @@ util_strlcpy(char *dst, const char *src, size_t size)
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
+
+const char *
+util_list_next(const char **cursor, size_t *len)
+{
+    const char *elem = *cursor;
+
+    if (*elem == '\0') {
+        return NULL;
+    }
+    *len = strcspn(elem, ",");
+    *cursor = elem + *len + (elem[*len] == ',');
+    return elem;
+}
+
+int
+util_list_has(const char *list, const char *name, size_t n)
+{
+    const char *elem;
+    size_t len;
+
+    while ((elem = util_list_next(&list, &len)) != NULL) {
+        if (len == n && memcmp(elem, name, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -49,4 +49,13 @@ int util_mkdirs(const char *path, unsigned mode);
 /* Copies s into a fixed buffer, always terminated, truncating. */
 void util_strlcpy(char *dst, const char *src, size_t size);
 
+/* Comma-separated lists ("a,b,c", as in a KEXINIT or sshd_config): the
+ * next element at *cursor (not terminated, possibly empty) with its length
+ * in *len, or NULL at the end of the list. */
+const char *util_list_next(const char **cursor, size_t *len);
+
+/* Whether a comma-separated list has an element equal to the n bytes at
+ * name. */
+int util_list_has(const char *list, const char *name, size_t n);
+
 #endif /* SSHMOCK_UTIL_H */

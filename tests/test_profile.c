@@ -678,6 +678,30 @@ test_algo_api(void **state)
     assert_false(algo_list_contains("", "a"));
     assert_false(algo_list_contains(NULL, "a"));
 
+    /* The list walker under all of these: empty elements are visited, a
+     * trailing comma ends the list. */
+    {
+        const char *cur = "a,,bb,";
+        const char *e;
+        size_t n = 99;
+
+        e = util_list_next(&cur, &n);
+        assert_non_null(e);
+        assert_int_equal(n, 1);
+        assert_memory_equal(e, "a", 1);
+        e = util_list_next(&cur, &n);
+        assert_non_null(e);
+        assert_int_equal(n, 0);
+        e = util_list_next(&cur, &n);
+        assert_non_null(e);
+        assert_int_equal(n, 2);
+        assert_memory_equal(e, "bb", 2);
+        assert_null(util_list_next(&cur, &n));
+        assert_true(util_list_has("a,,bb,", "bb", 2));
+        assert_false(util_list_has("a,,bb,", "b", 1));
+        assert_false(util_list_has("", "a", 1));
+    }
+
     assert_int_equal(algo_resolve(ALGO_KEX, NULL, &out, err, sizeof err), 0);
     assert_string_equal(out, DEFAULT_KEX);
     free(out);
