@@ -152,9 +152,13 @@ fault__uint(const char *s, uint32_t min, uint32_t max, uint32_t *out)
     return 0;
 }
 
+/* The index of word in names, or -1 with "unknown WHAT 'word' (WHATs:
+ * a, b, ...)" in err. */
 static int
-fault__lookup(const char *const *names, int n, const char *word)
+fault__lookup(const char *const *names, int n, const char *word, const char *what,
+              char *err, size_t errlen)
 {
+    util_buf_t list = UTIL_BUF_INIT;
     int i;
 
     for (i = 0; i < n; i++) {
@@ -162,6 +166,12 @@ fault__lookup(const char *const *names, int n, const char *word)
             return i;
         }
     }
+    for (i = 0; i < n; i++) {
+        util_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+    }
+    snprintf(err, errlen, "unknown %s '%s' (%ss: %s)", what, word, what,
+             list.data != NULL ? list.data : "");
+    util_buf_free(&list);
     return -1;
 }
 
@@ -233,7 +243,6 @@ int
 fault_rule_parse(fault_rule_t *r, char **w, int n, char *err, size_t errlen)
 {
     int nargs;
-    int i;
     int stage;
     int action;
 
@@ -243,24 +252,13 @@ fault_rule_parse(fault_rule_t *r, char **w, int n, char *err, size_t errlen)
                  "[ARGS] [when CONDITION]");
         return -1;
     }
-    stage = fault__lookup(fault__stage_names, FAULT_STAGE__COUNT, w[0]);
+    stage = fault__lookup(fault__stage_names, FAULT_STAGE__COUNT, w[0], "stage", err, errlen);
     if (stage < 0) {
-        util_buf_t names = UTIL_BUF_INIT;
-        for (i = 0; i < FAULT_STAGE__COUNT; i++) {
-            util_buf_printf(&names, "%s%s", i ? ", " : "", fault__stage_names[i]);
-        }
-        snprintf(err, errlen, "unknown stage '%s' (stages: %s)", w[0], names.data);
-        util_buf_free(&names);
         return -1;
     }
-    action = fault__lookup(fault__action_names, FAULT_ACTION__COUNT, w[1]);
+    action = fault__lookup(fault__action_names, FAULT_ACTION__COUNT, w[1], "action", err,
+                           errlen);
     if (action < 0) {
-        util_buf_t names = UTIL_BUF_INIT;
-        for (i = 0; i < FAULT_ACTION__COUNT; i++) {
-            util_buf_printf(&names, "%s%s", i ? ", " : "", fault__action_names[i]);
-        }
-        snprintf(err, errlen, "unknown action '%s' (actions: %s)", w[1], names.data);
-        util_buf_free(&names);
         return -1;
     }
     r->stage = (fault_stage_t)stage;
