@@ -1,5 +1,5 @@
 /*
- * Unit tests of the fault rule language (server/fault.c): parsing every
+ * Unit tests of the fault rule language (server/wire/fault.c): parsing every
  * stage, action and condition, the error messages, formatting back to a
  * profile line, sshd's MaxStartups decision, the seeded generator and the
  * escape decoder. Then the profile keywords that go with it (Fault,
@@ -30,9 +30,9 @@
 
 #include <sshmock/sshmock.h>
 
-#include "fault.h"
-#include "profile.h"
-#include "util.h"
+#include "wire/fault.h"
+#include "profile/profile.h"
+#include "base/util.h"
 
 #define PROFILES_DIR SSHMOCK_SOURCE_DIR "/profiles"
 #define TMP_PATH "/tmp/x.conf"

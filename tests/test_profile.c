@@ -1,6 +1,6 @@
 /*
- * Unit tests of the profile parser (server/profile.c) and of the algorithm
- * lists it resolves (server/algo.c). Inline profiles go through
+ * Unit tests of the profile parser (server/profile/profile.c) and of the algorithm
+ * lists it resolves (server/profile/algo.c). Inline profiles go through
  * profile_parse_string / profile_parse; the shipped ones through
  * profile_load. Everything is freed: these tests also run under ASan.
  */
@@ -21,9 +21,9 @@
 
 #include <sshmock/sshmock.h>
 
-#include "algo.h"
-#include "profile.h"
-#include "util.h"
+#include "profile/algo.h"
+#include "profile/profile.h"
+#include "base/util.h"
 
 #define PROFILES_DIR SSHMOCK_SOURCE_DIR "/profiles"
 

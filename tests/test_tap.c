@@ -1,5 +1,5 @@
 /*
- * Unit tests of the wire tap (server/tap.c), through its public API only.
+ * Unit tests of the wire tap (server/wire/tap.c), through its public API only.
  *
  * The streams are framed here by test code of its own (t_frame and
  * friends), not by the tap's builders, so a mistake shared by the parser
@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "tap.h"
-#include "util.h"
+#include "wire/tap.h"
+#include "base/util.h"
 
 /* ---- deterministic randomness ------------------------------------------ */
 

@@ -1,4 +1,4 @@
-#include "fault.h"
+#include "wire/fault.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -20,10 +20,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "auth.h"
-#include "channel.h"
-#include "server.h"
-#include "wire.h"
+#include "ssh/auth.h"
+#include "ssh/channel.h"
+#include "net/server.h"
+#include "wire/wire.h"
 
 typedef enum {
     CONN_ACCEPTED,

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* At most this many Fault rules in a profile (a connection keeps one
  * fire/no-fire bit for each). */

@@ -4,7 +4,7 @@
  * soon as it is complete, so a bad stream is reported at the byte that
  * proves it bad and no length is trusted before it is checked.
  */
-#include "tap.h"
+#include "wire/tap.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-#include "auth.h"
+#include "ssh/auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,8 +6,8 @@
 
 #include <sshmock/sshmock.h>
 
-#include "conn.h"
-#include "hostkey.h"
+#include "net/conn.h"
+#include "ssh/hostkey.h"
 
 /* libssh 0.10 marks the ssh_message auth accessors deprecated in favour of
  * server callbacks, but the callbacks have no keyboard-interactive and no

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "fault.h"
+#include "wire/fault.h"
 
 #define PROFILE_MAX_HOSTKEYS 8
 

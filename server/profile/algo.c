@@ -8,7 +8,7 @@
  * fixed static buffers, so nothing is allocated and nothing has to be freed
  * at exit.
  */
-#include "algo.h"
+#include "profile/algo.h"
 
 #include <fnmatch.h>
 #include <pthread.h>
@@ -19,7 +19,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Comfortably above the longest candidate list (the MACs, ~400 bytes). */
 #define ALGO__LIST_MAX 1024

@@ -1,8 +1,8 @@
-#include "relay.h"
+#include "net/relay.h"
 
 #include <stdlib.h>
 
-#include "conn.h"
+#include "net/conn.h"
 
 typedef struct relay_write_s {
     uv_write_t req;

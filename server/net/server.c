@@ -1,4 +1,4 @@
-#include "server.h"
+#include "net/server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "conn.h"
-#include "sshd.h"
-#include "util.h"
+#include "ssh/auth.h"
+#include "net/conn.h"
+#include "ssh/sshd.h"
+#include "base/util.h"
 
 static void
 server__cleanup_partial(server_t *s)

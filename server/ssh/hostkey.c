@@ -1,4 +1,4 @@
-#include "hostkey.h"
+#include "ssh/hostkey.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 
 #include <sshmock/sshmock.h>
 
-#include "util.h"
+#include "base/util.h"
 
 char *
 hostkey_state_dir(const char *explicit_dir)

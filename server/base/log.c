@@ -1,11 +1,11 @@
-#include "log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
-#include "util.h"
+#include "base/util.h"
 
 int
 log_open(log_t *log, FILE *human, const char *json_path, const char *profile)

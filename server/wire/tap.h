@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* RFC 4253 6.1: implementations must accept packets of 35000 bytes in
  * total; the cleartext phase only carries KEXINIT and key exchange

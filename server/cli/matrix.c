@@ -1,4 +1,4 @@
-#include "matrix.h"
+#include "cli/matrix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +12,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "catalog.h"
-#include "profile.h"
-#include "server.h"
-#include "util.h"
+#include "cli/catalog.h"
+#include "profile/profile.h"
+#include "net/server.h"
+#include "base/util.h"
 
 #ifndef SSHMOCK_DRIVER_DIR
 #define SSHMOCK_DRIVER_DIR "client-tests/drivers"

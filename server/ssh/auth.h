@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 struct conn_s;
 

@@ -13,8 +13,8 @@
 #include <libssh/server.h>
 #include <stddef.h>
 
-#include "hostkey.h"
-#include "profile.h"
+#include "ssh/hostkey.h"
+#include "profile/profile.h"
 
 struct conn_s;
 

@@ -15,7 +15,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
-#include "util.h"
+#include "base/util.h"
 
 struct conn_s;
 

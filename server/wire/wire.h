@@ -17,10 +17,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "fault.h"
-#include "relay.h"
-#include "tap.h"
-#include "util.h"
+#include "wire/fault.h"
+#include "net/relay.h"
+#include "wire/tap.h"
+#include "base/util.h"
 
 #define WIRE_MAX_RULES FAULT_MAX_RULES
 

@@ -13,7 +13,7 @@
 #include <libssh/libssh.h>
 #include <stddef.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 typedef struct hostkey_s {
     ssh_key key;

@@ -10,7 +10,7 @@
  * last line, as in sshd: the first value obtained for a keyword wins, so
  * the order of keywords does not matter.
  */
-#include "profile.h"
+#include "profile/profile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,8 +29,8 @@
 
 #include <sshmock/sshmock.h>
 
-#include "algo.h"
-#include "util.h"
+#include "profile/algo.h"
+#include "base/util.h"
 
 #define PROFILE__LINE_MAX 4096
 #define PROFILE__FILE_MAX (1024 * 1024)   /* a profile is a page, not a log */

@@ -6,7 +6,7 @@
 
 #include <sshmock/sshmock.h>
 
-#include "server.h"
+#include "net/server.h"
 
 struct sshmock_s {
     uv_loop_t loop;

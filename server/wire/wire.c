@@ -1,4 +1,4 @@
-#include "wire.h"
+#include "wire/wire.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "algo.h"
-#include "conn.h"
+#include "profile/algo.h"
+#include "net/conn.h"
 
 /* How long an accept-stage reset or a server-ident rule waits at most for
  * the client's first bytes or identification (see wire__run_rule and

@@ -17,9 +17,9 @@
 
 #include <sshmock/sshmock.h>
 
-#include "hostkey.h"
-#include "log.h"
-#include "profile.h"
+#include "ssh/hostkey.h"
+#include "base/log.h"
+#include "profile/profile.h"
 
 /* libssh's own listener uses a backlog of 10; a CI job that opens a burst of
  * connections would see refusals from the kernel, so we listen ourselves. */

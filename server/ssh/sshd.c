@@ -1,4 +1,4 @@
-#include "sshd.h"
+#include "ssh/sshd.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 
 #include <sshmock/sshmock.h>
 
-#include "conn.h"
-#include "util.h"
+#include "net/conn.h"
+#include "base/util.h"
 
 int
 sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,

@@ -1,4 +1,4 @@
-#include "conn.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "relay.h"
-#include "sshd.h"
+#include "net/relay.h"
+#include "ssh/sshd.h"
 
 /* How long a closing connection may take to hand its last bytes (a
  * DISCONNECT, say) to a client that does not read them. */

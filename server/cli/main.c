@@ -13,11 +13,11 @@
 
 #include <sshmock/sshmock.h>
 
-#include "catalog.h"
-#include "matrix.h"
-#include "profile.h"
-#include "server.h"
-#include "util.h"
+#include "cli/catalog.h"
+#include "cli/matrix.h"
+#include "profile/profile.h"
+#include "net/server.h"
+#include "base/util.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2

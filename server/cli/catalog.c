@@ -1,4 +1,4 @@
-#include "catalog.h"
+#include "cli/catalog.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -6,9 +6,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "profile.h"
-#include "server.h"
-#include "util.h"
+#include "profile/profile.h"
+#include "net/server.h"
+#include "base/util.h"
 
 #ifndef SSHMOCK_PROFILE_DIR
 #define SSHMOCK_PROFILE_DIR "profiles"

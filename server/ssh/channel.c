@@ -1,10 +1,10 @@
-#include "channel.h"
+#include "ssh/channel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "net/conn.h"
 
 /* A typed shell line longer than this is cut: it is a mock, not a shell. */
 #define CHANNEL_LINE_MAX 4096
