@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int
 util__buf_reserve(util_buf_t *b, size_t extra)
@@ -162,27 +164,45 @@ util_strndup(const char *s, size_t n)
 int
 util_read_file(const char *path, size_t max, char **data, size_t *len)
 {
-    FILE *f = NULL;
     util_buf_t b = UTIL_BUF_INIT;
     char chunk[4096];
-    size_t n;
+    struct stat st;
+    ssize_t n;
+    int fd;
     int rc = -1;
 
-    f = fopen(path, "rb");
-    if (f == NULL) {
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer and
+     * hang the caller (check, serve, a reload) forever. Only regular files
+     * are read; anything else is refused before a byte is read. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         return -1;
     }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + n > max) {
+    if (fstat(fd, &st) != 0) {
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : UTIL_ENOTREG;
+        goto out;
+    }
+    for (;;) {
+        n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (b.len + (size_t)n > max) {
             errno = EFBIG;
             goto out;
         }
-        if (util_buf_append(&b, chunk, n) < 0) {
+        if (util_buf_append(&b, chunk, (size_t)n) < 0) {
             goto out;
         }
-    }
-    if (ferror(f)) {
-        goto out;
     }
     if (util_buf_append(&b, "", 0) < 0) { /* an empty file still gets a buffer */
         goto out;
@@ -195,8 +215,20 @@ util_read_file(const char *path, size_t max, char **data, size_t *len)
     rc = 0;
 out:
     util_buf_free(&b);
-    fclose(f);
+    close(fd);
     return rc;
+}
+
+const char *
+util_read_file_strerror(int err)
+{
+    switch (err) {
+    case UTIL_ENOTREG: return "not a regular file (a FIFO, socket or device)";
+    case EISDIR: return "is a directory";
+    case EFBIG: return "file too large";
+    case 0: return strerror(EIO);
+    default: return strerror(err);
+    }
 }
 
 char *

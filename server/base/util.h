@@ -7,6 +7,7 @@
 #define SSHMOCK_UTIL_H
 
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 
 #define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -34,8 +35,13 @@ void util_buf_free(util_buf_t *b);
 char *util_strdup(const char *s);          /* NULL in, NULL out */
 char *util_strndup(const char *s, size_t n);
 
-/* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
+/* Reads a whole regular file (at most max bytes) into a NUL-terminated
+ * buffer. Never blocks on a FIFO or device: anything but a regular file
+ * fails with errno UTIL_ENOTREG (EISDIR for a directory), a larger file
+ * with EFBIG. util_read_file_strerror() words the failure for a message. */
+#define UTIL_ENOTREG ENODEV /* no errno says "not a regular file" */
 int util_read_file(const char *path, size_t max, char **data, size_t *len);
+const char *util_read_file_strerror(int err);
 
 /* dir/path, or path itself when it is absolute or dir is NULL/empty. */
 char *util_path_join(const char *dir, const char *path);

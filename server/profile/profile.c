@@ -1151,7 +1151,7 @@ profile__do_banner(profile__parser_t *ps, const profile__keyword_t *kw,
                                kw->name, path, PROFILE__BANNER_MAX);
         } else {
             rc = profile__fail(ps, ps->line, "%s: cannot read '%s': %s",
-                               kw->name, path, strerror(errno ? errno : EIO));
+                               kw->name, path, util_read_file_strerror(errno));
         }
         goto out;
     }
@@ -1333,8 +1333,7 @@ profile__do_account_key_file(profile__parser_t *ps, const profile__keyword_t *kw
     errno = 0;
     if (util_read_file(path, PROFILE__KEYFILE_MAX, &data, NULL) < 0) {
         rc = profile__fail(ps, ps->line, "%s: cannot read '%s': %s", kw->name,
-                           path, errno == EFBIG ? "file too large"
-                                                : strerror(errno ? errno : EIO));
+                           path, util_read_file_strerror(errno));
         goto out;
     }
     for (line = data; line != NULL && *line != '\0'; ) {
@@ -2287,7 +2286,7 @@ profile_load_warn(const char *path, FILE *warnings, profile_t **out, char *errbu
     if (util_read_file(path, PROFILE__FILE_MAX, &data, &len) < 0) {
         if (errbuf != NULL && errlen > 0) {
             snprintf(errbuf, errlen, "%s: cannot read: %s", path,
-                     errno == EFBIG ? "file too large" : strerror(errno ? errno : EIO));
+                     util_read_file_strerror(errno));
         }
         return SSHMOCK_EPROFILE;
     }

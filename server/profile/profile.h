@@ -96,6 +96,7 @@ typedef struct profile_s {
     int kbd_interactive_authentication; /* yes/no */
     char *authentication_methods;       /* "any" or "publickey,password password" */
     int max_auth_tries;                 /* MaxAuthTries, default 6 */
+    int max_sessions;                   /* MaxSessions: open channels per connection, default 10 */
     int login_grace_time;               /* seconds, 0 = none; default 120 */
     char *banner_path;                  /* Banner FILE, NULL for none */
     char *banner;                       /* its contents, read at load */
