@@ -14,6 +14,8 @@ packages=(
     # the real clients the tests run, and their helpers
     openssh-client putty-tools dropbear-bin
     python3 python3-paramiko python3-asyncssh
+    # the Python helper (python/): its pytest example, installed into a venv
+    python3-pytest python3-venv python3-pip python3-setuptools
     # the peer servers the benchmarks compare against
     openssh-server dropbear-bin
     # tools the test scripts use
