@@ -179,103 +179,72 @@ int profile__defaults(profile__parser_t *ps);
 
 /* ---- generic handlers and printers (handlers.c, print.c) -------------- */
 
-int profile__set_flag(profile__parser_t *ps, const profile__keyword_t *kw,
-                      char **argv, int argc, profile__full_t *to);
-int profile__set_int(profile__parser_t *ps, const profile__keyword_t *kw,
-                     char **argv, int argc, profile__full_t *to);
-int profile__set_time(profile__parser_t *ps, const profile__keyword_t *kw,
-                      char **argv, int argc, profile__full_t *to);
-int profile__set_text(profile__parser_t *ps, const profile__keyword_t *kw,
-                      char **argv, int argc, profile__full_t *to);
-int profile__set_lines(profile__parser_t *ps, const profile__keyword_t *kw,
-                       char **argv, int argc, profile__full_t *to);
-int profile__set_name(profile__parser_t *ps, const profile__keyword_t *kw,
-                      char **argv, int argc, profile__full_t *to);
-int profile__set_algo(profile__parser_t *ps, const profile__keyword_t *kw,
-                      char **argv, int argc, profile__full_t *to);
-int profile__set_ignored(profile__parser_t *ps, const profile__keyword_t *kw,
-                         char **argv, int argc, profile__full_t *to);
-int profile__set_refused(profile__parser_t *ps, const profile__keyword_t *kw,
-                         char **argv, int argc, profile__full_t *to);
+/* Declares a handler or a printer (profile__set_fn, profile__print_fn). */
+#define PROFILE__SET_FN(name) \
+    int name(profile__parser_t *ps, const profile__keyword_t *kw, char **argv, \
+             int argc, profile__full_t *to)
+#define PROFILE__PRINT_FN(name) \
+    void name(FILE *f, const profile_t *p, const profile__keyword_t *kw, \
+              const char *lname)
+
+PROFILE__SET_FN(profile__set_flag);
+PROFILE__SET_FN(profile__set_int);
+PROFILE__SET_FN(profile__set_time);
+PROFILE__SET_FN(profile__set_text);
+PROFILE__SET_FN(profile__set_lines);
+PROFILE__SET_FN(profile__set_name);
+PROFILE__SET_FN(profile__set_algo);
+PROFILE__SET_FN(profile__set_ignored);
+PROFILE__SET_FN(profile__set_refused);
 /* The algorithm kind of an algorithm-list row, ALGO__COUNT for others. */
 algo_kind_t profile__algo_kind(const profile__keyword_t *kw);
 int profile__resolve_algos(profile__parser_t *ps);
 
-void profile__print_string(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                           const char *lname);
-void profile__print_int(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                        const char *lname);
-void profile__print_flag(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                         const char *lname);
-void profile__print_name(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                         const char *lname);
-void profile__print_lines(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                          const char *lname);
+PROFILE__PRINT_FN(profile__print_string);
+PROFILE__PRINT_FN(profile__print_int);
+PROFILE__PRINT_FN(profile__print_flag);
+PROFILE__PRINT_FN(profile__print_name);
+PROFILE__PRINT_FN(profile__print_lines);
 void profile__print_quoted(FILE *f, const char *s, size_t len, int full);
 void profile__print_word(FILE *f, const char *s);
 
 /* ---- the keywords with their own handler ------------------------------ */
 
 /* server.c: how the server presents itself and lets clients in */
-int profile__set_identification(profile__parser_t *ps, const profile__keyword_t *kw,
-                                char **argv, int argc, profile__full_t *to);
-int profile__set_listen(profile__parser_t *ps, const profile__keyword_t *kw,
-                        char **argv, int argc, profile__full_t *to);
-int profile__set_hostkey(profile__parser_t *ps, const profile__keyword_t *kw,
-                         char **argv, int argc, profile__full_t *to);
-int profile__set_auth_methods(profile__parser_t *ps, const profile__keyword_t *kw,
-                              char **argv, int argc, profile__full_t *to);
-int profile__set_banner(profile__parser_t *ps, const profile__keyword_t *kw,
-                        char **argv, int argc, profile__full_t *to);
-int profile__set_max_startups(profile__parser_t *ps, const profile__keyword_t *kw,
-                              char **argv, int argc, profile__full_t *to);
-int profile__set_fault(profile__parser_t *ps, const profile__keyword_t *kw,
-                       char **argv, int argc, profile__full_t *to);
-void profile__print_hostkeys(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                             const char *lname);
-void profile__print_banner(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                           const char *lname);
-void profile__print_max_startups(FILE *f, const profile_t *p,
-                                 const profile__keyword_t *kw, const char *lname);
-void profile__print_faults(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                           const char *lname);
+PROFILE__SET_FN(profile__set_identification);
+PROFILE__SET_FN(profile__set_listen);
+PROFILE__SET_FN(profile__set_hostkey);
+PROFILE__SET_FN(profile__set_auth_methods);
+PROFILE__SET_FN(profile__set_banner);
+PROFILE__SET_FN(profile__set_max_startups);
+PROFILE__SET_FN(profile__set_fault);
+PROFILE__PRINT_FN(profile__print_hostkeys);
+PROFILE__PRINT_FN(profile__print_banner);
+PROFILE__PRINT_FN(profile__print_max_startups);
+PROFILE__PRINT_FN(profile__print_faults);
 int profile__check_auth_methods(profile__parser_t *ps);
 int profile__check_hostkeys(profile__parser_t *ps);
 
 /* accounts.c */
-int profile__set_account(profile__parser_t *ps, const profile__keyword_t *kw,
-                         char **argv, int argc, profile__full_t *to);
-int profile__set_account_key(profile__parser_t *ps, const profile__keyword_t *kw,
-                             char **argv, int argc, profile__full_t *to);
-int profile__set_account_key_file(profile__parser_t *ps, const profile__keyword_t *kw,
-                                  char **argv, int argc, profile__full_t *to);
-void profile__print_accounts(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                             const char *lname);
+PROFILE__SET_FN(profile__set_account);
+PROFILE__SET_FN(profile__set_account_key);
+PROFILE__SET_FN(profile__set_account_key_file);
+PROFILE__PRINT_FN(profile__print_accounts);
 int profile__attach_keys(profile__parser_t *ps);
 
 /* session.c: what commands and shells get */
-int profile__set_exec(profile__parser_t *ps, const profile__keyword_t *kw,
-                      char **argv, int argc, profile__full_t *to);
-int profile__set_default_exec(profile__parser_t *ps, const profile__keyword_t *kw,
-                              char **argv, int argc, profile__full_t *to);
-int profile__set_shell_prompt(profile__parser_t *ps, const profile__keyword_t *kw,
-                              char **argv, int argc, profile__full_t *to);
-void profile__print_execs(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                          const char *lname);
-void profile__print_default_exec(FILE *f, const profile_t *p,
-                                 const profile__keyword_t *kw, const char *lname);
-void profile__print_shell_prompt(FILE *f, const profile_t *p,
-                                 const profile__keyword_t *kw, const char *lname);
+PROFILE__SET_FN(profile__set_exec);
+PROFILE__SET_FN(profile__set_default_exec);
+PROFILE__SET_FN(profile__set_shell_prompt);
+PROFILE__PRINT_FN(profile__print_execs);
+PROFILE__PRINT_FN(profile__print_default_exec);
+PROFILE__PRINT_FN(profile__print_shell_prompt);
 
 /* matrix.c: the client matrix */
 extern const profile__names_t profile__matrix_auths;
-int profile__set_expect(profile__parser_t *ps, const profile__keyword_t *kw,
-                        char **argv, int argc, profile__full_t *to);
-int profile__set_client_opts(profile__parser_t *ps, const profile__keyword_t *kw,
-                             char **argv, int argc, profile__full_t *to);
-void profile__print_expects(FILE *f, const profile_t *p, const profile__keyword_t *kw,
-                            const char *lname);
-void profile__print_client_opts(FILE *f, const profile_t *p,
-                                const profile__keyword_t *kw, const char *lname);
+PROFILE__SET_FN(profile__set_expect);
+PROFILE__SET_FN(profile__set_client_opts);
+PROFILE__PRINT_FN(profile__print_expects);
+PROFILE__PRINT_FN(profile__print_client_opts);
 
 #endif /* SSHMOCK_PROFILE_INTERNAL_H */
