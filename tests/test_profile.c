@@ -22,6 +22,7 @@
 #include <sshmock/sshmock.h>
 
 #include "profile/algo.h"
+#include "profile/clients.h"
 #include "profile/profile.h"
 #include "base/util.h"
 
@@ -1198,6 +1199,181 @@ test_parse_edge_args(void **state)
     profile_free(NULL);
 }
 
+/* MaxSessions is played now: sshd's range and default, first value wins. */
+static void
+test_max_sessions(void **state)
+{
+    const char *text = "MaxSessions 3\nMaxSessions 7\n";
+    char *warn = NULL;
+    size_t wlen = 0;
+    FILE *wf = NULL;
+    profile_t *p = NULL;
+    char *out = NULL;
+    char err[512];
+
+    (void)state;
+    p = parse_ok("");
+    assert_int_equal(p->max_sessions, 10);
+    out = print_to_string(p);
+    assert_contains(out, "\nmaxauthtries 6\nmaxsessions 10\nlogingracetime 120\n");
+    free(out);
+    profile_free(p);
+
+    p = parse_ok("MaxSessions 0\n");
+    assert_int_equal(p->max_sessions, 0);
+    profile_free(p);
+
+    /* No "has no effect" warning any more, and the first value wins. */
+    wf = open_memstream(&warn, &wlen);
+    assert_non_null(wf);
+    assert_int_equal(profile_parse("t.conf", text, strlen(text), wf, &p, err, sizeof err), 0);
+    fclose(wf);
+    assert_int_equal(p->max_sessions, 3);
+    assert_null(strstr(warn, "MaxSessions"));
+    out = print_to_string(p);
+    assert_contains(out, "\nmaxsessions 3\n");
+    assert_null(strstr(out, "# accepted"));
+    free(out);
+    free(warn);
+    profile_free(p);
+
+    expect_error("MaxSessions -1\n", 1, "MaxSessions: '-1' is not a number");
+    expect_error("MaxSessions 2147483648\n", 1,
+                 "MaxSessions: 2147483648 is out of range (0..2147483647)");
+    expect_error("MaxSessions\n", 1, "MaxSessions: missing argument (MaxSessions 0..");
+    /* A repeated keyword is still checked, though its value is not kept. */
+    expect_error("MaxSessions 3\nMaxSessions x\n", 2, "MaxSessions: 'x' is not a number");
+}
+
+/* A repeated keyword is checked as thoroughly as the first, for every kind
+ * of handler; the value kept is the first one. */
+static void
+test_repeats_checked(void **state)
+{
+    profile_t *p = NULL;
+
+    (void)state;
+    expect_error("DefaultExecResponse 1\nDefaultExecResponse 2 \"\\q\"\n", 2,
+                 "DefaultExecResponse: STDOUT: unknown escape");
+    expect_error("Banner none\nBanner /nonexistent/banner\n", 2, "Banner: cannot read");
+    expect_error("MatrixAuth key\nMatrixAuth nope\n", 2,
+                 "MatrixAuth nope: expected password, key, key-rsa or wrong-password");
+    expect_error("HostKeyRotation restart\nHostKeyRotation often\n", 2,
+                 "HostKeyRotation often: expected never, restart or connection");
+    expect_error("MaxStartups 5\nMaxStartups 0\n", 2, "MaxStartups 0: expected START");
+    expect_error("ListenAddress ::1\nListenAddress ::1:x\n", 2, "is not a numeric");
+    expect_error("Identification SSH-2.0-a\nIdentification b\n", 2,
+                 "Identification: 'b' does not start with \"SSH-\"");
+
+    p = parse_ok("DefaultExecResponse 1 \"one\"\n"
+                 "DefaultExecResponse 2 \"two\"\n"
+                 "Banner none\n"
+                 "Banner " PROFILES_DIR "/modern.conf\n"
+                 "ListenAddress 127.0.0.2:2400\n"
+                 "ListenAddress 127.0.0.3:2500\n"
+                 "MaxStartups 3:50:9\n"
+                 "MaxStartups 4\n"
+                 "HostKeyRotation connection\n"
+                 "HostKeyRotation never\n"
+                 "MatrixAuth key-rsa\n"
+                 "MatrixAuth key\n"
+                 "ShellPrompt \"first$ \"\n"
+                 "ShellPrompt \"second$ \"\n");
+    assert_int_equal(p->default_exec.exit_status, 1);
+    assert_string_equal(p->default_exec.out, "one");
+    assert_null(p->banner_path);
+    assert_string_equal(p->listen_address, "127.0.0.2");
+    assert_int_equal(p->port, 2400);
+    assert_int_equal(p->max_startups_start, 3);
+    assert_int_equal(p->max_startups_rate, 50);
+    assert_int_equal(p->max_startups_full, 9);
+    assert_int_equal(p->hostkey_rotation, 2);
+    assert_int_equal(p->matrix_auth, PROFILE_MATRIX_AUTH_KEY_RSA);
+    assert_string_equal(p->shell_prompt, "first$ ");
+    profile_free(p);
+}
+
+/* Writing every documented default out as a profile line changes nothing:
+ * the defaults the reference shows are the ones the parser fills in. */
+static void
+test_defaults_documented(void **state)
+{
+    char *list = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&list, &len);
+    util_buf_t text = UTIL_BUF_INIT;
+    char *line = NULL;
+    char *save = NULL;
+    profile_t *p = NULL;
+    char *empty = NULL;
+    char *spelled = NULL;
+    int n = 0;
+
+    (void)state;
+    assert_non_null(f);
+    profile_print_keywords(f);
+    fclose(f);
+    for (line = strtok_r(list, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *name = line;
+        char *kind = strchr(name, '\t');
+        char *shape = kind != NULL ? strchr(kind + 1, '\t') : NULL;
+        char *def = shape != NULL ? strchr(shape + 1, '\t') : NULL;
+        const char *item = NULL;
+
+        assert_non_null(def);
+        *kind++ = '\0';
+        *def++ = '\0';
+        if (strcmp(def, "-") == 0 || strcmp(kind, "alias") == 0) {
+            continue;
+        }
+        /* HostKey's default is a list of keys, one line each. */
+        for (item = def; *item != '\0'; ) {
+            size_t ilen = strcmp(name, "HostKey") == 0 ? strcspn(item, ",") : strlen(item);
+
+            assert_true(util_buf_printf(&text, "%s %.*s\n", name, (int)ilen, item) >= 0);
+            item += ilen;
+            item += strspn(item, ", ");
+            n++;
+        }
+    }
+    assert_true(n >= 20);
+    p = parse_ok("");
+    empty = print_to_string(p);
+    profile_free(p);
+    p = parse_ok(text.data);
+    spelled = print_to_string(p);
+    profile_free(p);
+    if (strcmp(empty, spelled) != 0) {
+        print_error("defaults:\n%s\nspelled out:\n%s\n", empty, spelled);
+    }
+    assert_string_equal(empty, spelled);
+    free(empty);
+    free(spelled);
+    util_buf_free(&text);
+    free(list);
+}
+
+/* Unknown clients are named against profile/clients.h's list. */
+static void
+test_unknown_client_names_list(void **state)
+{
+    char names[256];
+    char needle[400];
+
+    (void)state;
+    profile_client_names(names, sizeof names, 0);
+    assert_non_null(strstr(names, "openssh, plink"));
+    snprintf(needle, sizeof needle, "Expect: unknown client 'putty' (clients: %s)", names);
+    expect_error("Expect putty connect\n", 1, needle);
+    snprintf(needle, sizeof needle, "ClientFix: unknown client 'putty' (clients: %s)",
+             names);
+    expect_error("ClientFix putty A=1\n", 1, needle);
+    expect_error("Expect openssh fail nowhere\n", 1,
+                 "Expect openssh fail nowhere: the stage is one of tcp, banner, kex, "
+                 "hostkey, auth, session, timeout");
+}
+
 /* Every keyword the parser knows is in the reference documentation. */
 static void
 test_docs_cover_keywords(void **state)
@@ -1268,6 +1444,10 @@ main(void)
         cmocka_unit_test(test_print),
         cmocka_unit_test(test_exec_find),
         cmocka_unit_test(test_parse_edge_args),
+        cmocka_unit_test(test_max_sessions),
+        cmocka_unit_test(test_repeats_checked),
+        cmocka_unit_test(test_defaults_documented),
+        cmocka_unit_test(test_unknown_client_names_list),
         cmocka_unit_test(test_docs_cover_keywords),
     };
 

@@ -3,9 +3,10 @@
  *
  * A profile is parsed once, at start, into a profile_t; every later module
  * reads it and none writes it. Keywords are looked up in one table
- * (profile.c), case-insensitively, like OpenSSH's servconf.c. Defaults are
- * filled after parsing, and profile_print() writes the effective profile
- * back out like `sshd -T`, one "keyword value" per line.
+ * (keywords.c), case-insensitively, like OpenSSH's servconf.c; each row
+ * carries its parser, its printer and the field it sets (internal.h).
+ * Defaults are filled after parsing, and profile_print() writes the
+ * effective profile back out like `sshd -T`, one "keyword value" per line.
  *
  * Errors are "FILE:LINE: message" in errbuf; the functions return a negative
  * sshmock error code (SSHMOCK_EPROFILE) and leave *out NULL.
