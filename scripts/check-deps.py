@@ -3,6 +3,9 @@
 
 A module is server/<stage>/<name>.c with its .h; it depends on every module
 whose header it (or its header) includes with #include "<stage>/<name>.h".
+A module may span several files: the .c files of a folder that include the
+folder's private "<stage>/internal.h" are one module with that header,
+named after the folder's public header ("profile/profile").
 Prints the module graph by stage and exits 1, naming the modules of each
 circle, when one exists.
 
@@ -22,13 +25,20 @@ def modules():
         d = os.path.join(ROOT, stage)
         if not os.path.isdir(d):
             continue
+        internal = stage + "/internal"
+        owner = stage + "/" + stage  # the module a private header belongs to
+        files = {}
         for f in sorted(os.listdir(d)):
             base, ext = os.path.splitext(f)
-            if ext not in (".c", ".h"):
-                continue
+            if ext in (".c", ".h"):
+                with open(os.path.join(d, f), encoding="utf-8") as fh:
+                    files[(base, ext)] = set(INCLUDE.findall(fh.read()))
+        for (base, ext), found in files.items():
             mod = stage + "/" + base
-            with open(os.path.join(d, f), encoding="utf-8") as fh:
-                found = set(INCLUDE.findall(fh.read()))
+            if mod == internal or (internal in found and ext == ".c"
+                                   and (base, ".h") not in files):
+                mod = owner
+            found = {owner if x == internal else x for x in found}
             deps.setdefault(mod, set()).update(found - {mod})
     return deps
 
