@@ -41,10 +41,6 @@ typedef struct matrix_options_s {
     int quiet;                 /* no progress lines */
 } matrix_options_t;
 
-/* The built-in clients, in column order. */
-extern const char *const matrix_builtin_clients[];
-extern const size_t matrix_nbuiltin_clients;
-
 int matrix_run(const matrix_options_t *o);
 
 #endif /* SSHMOCK_MATRIX_H */
