@@ -62,3 +62,10 @@ add_test(NAME matrix.custom
                  ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_custom.py
                  --sshmock $<TARGET_FILE:sshmock>)
 set_tests_properties(matrix.custom PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS matrix)
+
+# Every environment variable reaches the clients, however many there are.
+add_test(NAME matrix.env
+         COMMAND ${SSHMOCK_CLIENT_PYTHON}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_env.py
+                 --sshmock $<TARGET_FILE:sshmock>)
+set_tests_properties(matrix.env PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS matrix)

@@ -21,6 +21,8 @@
 /* A driver that outlives its client's own timeout by this much is killed. */
 #define MATRIX_KILL_GRACE_S 15
 
+extern char **environ;
+
 typedef struct matrix_run_s {
     matrix_t *m;
     matrix_cell_t *cell;
@@ -67,29 +69,52 @@ matrix__driver_path(const matrix_t *m, const char *model)
     return NULL;
 }
 
+/* A command line of any length: the scenario's and the fix's options are
+ * as many as the profile gives. */
 typedef struct matrix_argv_s {
-    char *v[96];
-    int n;
+    char **v;
+    size_t n;
+    size_t cap;
+    int failed;          /* out of memory: the run is not started */
 } matrix_argv_t;
 
 static void
 matrix__arg(matrix_argv_t *a, const char *s)
 {
-    if (a->n < (int)UTIL_ARRAY_SIZE(a->v) - 1) {
-        a->v[a->n++] = strdup(s);
-        a->v[a->n] = NULL;
+    char *copy = NULL;
+
+    if (a->failed) {
+        return;
     }
+    if (a->n + 2 > a->cap) {
+        size_t cap = a->cap > 0 ? a->cap * 2 : 32;
+        char **v = realloc(a->v, cap * sizeof *v);
+        if (v == NULL) {
+            a->failed = 1;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    copy = strdup(s);
+    if (copy == NULL) {
+        a->failed = 1;
+        return;
+    }
+    a->v[a->n++] = copy;
+    a->v[a->n] = NULL;
 }
 
 static void
 matrix__argv_free(matrix_argv_t *a)
 {
-    int i;
+    size_t i;
 
     for (i = 0; i < a->n; i++) {
         free(a->v[i]);
     }
-    a->n = 0;
+    free(a->v);
+    memset(a, 0, sizeof *a);
 }
 
 /* Options under "sshmock." are for the matrix, not the client: a fix
@@ -360,29 +385,43 @@ matrix__driver_args(matrix_run_t *run, const char *driver, matrix_argv_t *a)
 
 /* The driver's environment: ours, less the agent (a run logs in the way
  * the profile says, not with the user's keys) and a stale client command,
- * plus where the build is and the custom client's command. The strings
- * are borrowed from environ, except *clientcmd, which the caller frees. */
-static char **
-matrix__driver_env(const matrix_t *m, const matrix_client_t *cl, char **clientcmd)
+ * plus where the build is and the custom client's command. As long as
+ * ours is: a fixed-size array here once lost PATH on CI machines with many
+ * variables. The strings are borrowed from environ and m, except
+ * *clientcmd; the caller frees the array and *clientcmd. NULL: no memory. */
+char **
+matrix_exec_env(char **environ_in, const char *build_env, const char *command,
+                char **clientcmd)
 {
-    extern char **environ;
-    static char *env[128];
+    char **env = NULL;
+    size_t n = 0;
     size_t ne = 0;
     size_t i;
 
     *clientcmd = NULL;
-    for (i = 0; environ[i] != NULL && ne < UTIL_ARRAY_SIZE(env) - 3; i++) {
-        if (strncmp(environ[i], "SSH_AUTH_SOCK=", 14) != 0 &&
-            strncmp(environ[i], "SSHMOCK_CLIENT_CMD=", 19) != 0) {
-            env[ne++] = environ[i];
+    while (environ_in[n] != NULL) {
+        n++;
+    }
+    env = calloc(n + 3, sizeof *env); /* + build dir, client command, NULL */
+    if (env == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (strncmp(environ_in[i], "SSH_AUTH_SOCK=", 14) != 0 &&
+            strncmp(environ_in[i], "SSHMOCK_CLIENT_CMD=", 19) != 0) {
+            env[ne++] = environ_in[i];
         }
     }
-    if (getenv("SSHMOCK_BUILD_DIR") == NULL && m->build_env[0] != '\0') {
-        env[ne++] = (char *)m->build_env; /* where the libssh driver finds its client */
+    if (getenv("SSHMOCK_BUILD_DIR") == NULL && build_env != NULL && build_env[0] != '\0') {
+        env[ne++] = (char *)build_env; /* where the libssh driver finds its client */
     }
-    if (cl->command != NULL) {
+    if (command != NULL) {
         util_buf_t b = UTIL_BUF_INIT;
-        util_buf_printf(&b, "SSHMOCK_CLIENT_CMD=%s", cl->command);
+        util_buf_printf(&b, "SSHMOCK_CLIENT_CMD=%s", command);
+        if (b.data == NULL) {
+            free(env);
+            return NULL;
+        }
         *clientcmd = b.data;
         env[ne++] = *clientcmd;
     }
@@ -397,7 +436,7 @@ matrix__spawn(matrix_run_t *run)
     const matrix_client_t *cl = matrix_cell_client(m, run->cell);
     uv_process_options_t po;
     uv_stdio_container_t stdio[3];
-    matrix_argv_t a = { { NULL }, 0 };
+    matrix_argv_t a = { NULL, 0, 0, 0 };
     char *driver = matrix__driver_path(m, cl->model);
     char *clientcmd = NULL;
     char **env = NULL;
@@ -411,7 +450,17 @@ matrix__spawn(matrix_run_t *run)
         return -1;
     }
     matrix__driver_args(run, driver, &a);
-    env = matrix__driver_env(m, cl, &clientcmd);
+    env = matrix_exec_env(environ, m->build_env, cl->command, &clientcmd);
+    if (a.failed || env == NULL) {
+        util_buf_printf(&run->ebuf, "sshmock: cannot run the %s driver: out of memory\n",
+                        cl->model);
+        matrix__argv_free(&a);
+        free(driver);
+        free(env);
+        run->exited = 1;
+        run->exit_status = 127;
+        return -1;
+    }
 
     memset(&po, 0, sizeof po);
     uv_pipe_init(m->loop, &run->out, 0);
@@ -436,6 +485,7 @@ matrix__spawn(matrix_run_t *run)
     rc = uv_spawn(m->loop, &run->proc, &po);
     matrix__argv_free(&a);
     free(driver);
+    free(env);
     free(clientcmd);
     if (rc != 0) {
         util_buf_printf(&run->ebuf, "sshmock: cannot run the %s driver: %s\n", cl->model,

@@ -91,6 +91,14 @@ typedef struct matrix_tally_s {
 /* Starts runs until `jobs` are running; stops the servers when all is done. */
 void matrix_exec_schedule(matrix_t *m);
 
+/* A driver's environment: environ_in less SSH_AUTH_SOCK and any
+ * SSHMOCK_CLIENT_CMD, then build_env ("SSHMOCK_BUILD_DIR=...", unless the
+ * environment has one) and, for a custom client, SSHMOCK_CLIENT_CMD=command
+ * in *clientcmd. No limit on the number of variables. The caller frees the
+ * array and *clientcmd (the other strings are borrowed). NULL: no memory. */
+char **matrix_exec_env(char **environ_in, const char *build_env, const char *command,
+                       char **clientcmd);
+
 /* --- matrix_eval.c --------------------------------------------------------- */
 
 const profile_t *matrix_cell_profile(const matrix_t *m, const matrix_cell_t *c);
