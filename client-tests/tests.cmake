@@ -46,7 +46,7 @@ set_tests_properties(client.robustness PROPERTIES RUN_SERIAL TRUE)
 # writes JUnit XML next to the build for CI systems to pick up.
 foreach(c openssh plink dbclient paramiko asyncssh ssh2 libssh)
   add_test(NAME matrix.${c}
-           COMMAND $<TARGET_FILE:sshmock> matrix --client ${c} --fixes --quiet
+           COMMAND $<TARGET_FILE:sshmock> matrix --client ${c} --fixes --strict --quiet
                    --junit ${CMAKE_BINARY_DIR}/matrix-${c}.xml)
   set_tests_properties(matrix.${c} PROPERTIES
     TIMEOUT 300

@@ -376,6 +376,7 @@ main__matrix(int argc, char **argv)
         { "client", required_argument, NULL, 'c' },
         { "custom", required_argument, NULL, 'C' },
         { "fixes", no_argument, NULL, 'f' },
+        { "strict", no_argument, NULL, 'S' },
         { "jobs", required_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' },
         { "json", required_argument, NULL, 'J' },
@@ -423,6 +424,7 @@ main__matrix(int argc, char **argv)
             nclients++;
             break;
         case 'f': o.fixes = 1; break;
+        case 'S': o.strict = 1; break;
         case 'j':
             o.jobs = atoi(optarg);
             if (o.jobs < 1 || o.jobs > 256) {

@@ -199,7 +199,7 @@ matrix_run(const matrix_options_t *o)
     matrix_report_terminal(&m, wall, stdout);
     matrix_report_files(&m, wall);
     matrix_tally(&m, &t);
-    if (t.mismatches > 0 || t.fixes_bad > 0) {
+    if (t.mismatches > 0 || t.fixes_bad > 0 || (o->strict && t.unchecked > 0)) {
         rc = MATRIX_EXIT_MISMATCH;
     } else if (t.skipped == m.ncells && m.ncells > 0) {
         rc = MATRIX_EXIT_SKIPPED;

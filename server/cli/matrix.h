@@ -31,6 +31,7 @@ typedef struct matrix_options_s {
     matrix_client_t *clients;
     size_t nclients;
     int fixes;
+    int strict;                /* a cell without an Expect line fails */
     int jobs;
     int timeout;               /* seconds, given to each client */
     const char *json_path;

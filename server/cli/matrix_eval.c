@@ -138,9 +138,17 @@ matrix_cell_mismatch(const matrix_t *m, const matrix_cell_t *c)
 }
 
 int
+matrix_cell_unchecked(const matrix_t *m, const matrix_cell_t *c)
+{
+    (void)m;
+    return !c->main.skipped && !c->has_expect;
+}
+
+int
 matrix_cell_failed(const matrix_t *m, const matrix_cell_t *c)
 {
     return (matrix_cell_mismatch(m, c) && !matrix_cell_is_custom(m, c)) ||
+           (m->o->strict && matrix_cell_unchecked(m, c)) ||
            (c->fix_tried && !c->fix.connected);
 }
 

@@ -117,8 +117,10 @@ void matrix_cell_evaluate(matrix_t *m, matrix_cell_t *c, matrix_result_t *r,
 
 /* The main run's expectation did not hold (for a stock client: a failure). */
 int matrix_cell_mismatch(const matrix_t *m, const matrix_cell_t *c);
-/* A failure of the matrix: a mismatch of a stock client, or a fix that does
- * not work. */
+/* The client ran, but the profile has no Expect line for it. */
+int matrix_cell_unchecked(const matrix_t *m, const matrix_cell_t *c);
+/* A failure of the matrix: a mismatch of a stock client, a cell without
+ * an expectation under --strict, or a fix that does not work. */
 int matrix_cell_failed(const matrix_t *m, const matrix_cell_t *c);
 
 /* "ok", "mismatch", "differs", "unchecked" or "skipped". */

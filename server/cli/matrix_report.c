@@ -143,14 +143,20 @@ matrix_report_terminal(const matrix_t *m, double wall, FILE *f)
         const matrix_cell_t *c = &m->cells[i];
         if (matrix_cell_mismatch(m, c)) {
             matrix__mismatch_text(m, c, f);
+        } else if (m->o->strict && matrix_cell_unchecked(m, c)) {
+            fprintf(f, "\nNO EXPECTATION (--strict): %s x %s: the profile has no Expect line "
+                       "for %s\n  got:      %s (exit %ld): %s\n", matrix_cell_profile(m, c)->name,
+                    matrix_cell_client(m, c)->name, matrix_cell_client(m, c)->model,
+                    c->main.connected ? "connect" : "fail", c->main.exit_status, c->main.message);
         }
         if (c->fix_tried && !c->fix.connected) {
             fprintf(f, "\nFIX DOES NOT WORK: %s x %s: %s\n", matrix_cell_profile(m, c)->name,
                     matrix_cell_client(m, c)->name, c->fix.message);
         }
     }
-    fprintf(f, "\n%zu cells: %zu as expected, %zu not as expected, %zu without expectation, "
-               "%zu skipped", m->ncells, t.ok, t.mismatches, t.unchecked, t.skipped);
+    fprintf(f, "\n%zu cells: %zu as expected, %zu not as expected, %zu without expectation%s, "
+               "%zu skipped", m->ncells, t.ok, t.mismatches, t.unchecked,
+            m->o->strict && t.unchecked > 0 ? " (failures under --strict)" : "", t.skipped);
     if (t.differs > 0) {
         fprintf(f, ", %zu where a custom client differs from its stock model", t.differs);
     }
@@ -294,7 +300,11 @@ matrix__junit(const matrix_t *m, double wall, util_buf_t *b)
             util_buf_puts(b, "\"/>\n");
         } else if (matrix_cell_failed(m, c)) {
             util_buf_t why = UTIL_BUF_INIT;
-            if (matrix_cell_mismatch(m, c)) {
+            if (matrix_cell_unchecked(m, c)) {
+                util_buf_printf(&why, "no expectation (--strict): the profile has no Expect "
+                                "line for %s; got %s: %s", matrix_cell_client(m, c)->model,
+                                c->main.connected ? "connect" : "fail", c->main.message);
+            } else if (matrix_cell_mismatch(m, c)) {
                 util_buf_puts(&why, "expected ");
                 matrix_expect_describe(&why, matrix_cell_expect(m, c), MATRIX_DESCRIBE_STAGE);
                 util_buf_printf(&why, ", got %s: %s", c->main.connected ? "connect" : "fail",
@@ -333,12 +343,10 @@ matrix__html_head(const matrix_t *m, double wall, util_buf_t *b)
     /* Counted by cell: a cell whose fix fails is not as expected. */
     for (i = 0; i < m->ncells; i++) {
         const matrix_cell_t *c = &m->cells[i];
-        if (!c->main.skipped && c->has_expect && !(!c->expect_ok && matrix_cell_is_custom(m, c))) {
-            if (c->expect_ok && (!c->fix_tried || c->fix.connected)) {
-                ok++;
-            } else {
-                bad++;
-            }
+        if (matrix_cell_failed(m, c)) {
+            bad++;
+        } else if (!c->main.skipped && c->has_expect && c->expect_ok) {
+            ok++;
         }
     }
     util_buf_printf(b,
@@ -402,7 +410,8 @@ static void
 matrix__html_cell(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
 {
     const profile_expect_t *e = matrix_cell_expect(m, c);
-    const char *cls = c->main.skipped ? "skip" : !c->has_expect ? "none"
+    const char *cls = c->main.skipped ? "skip"
+                      : !c->has_expect ? (m->o->strict ? "bad" : "none")
                       : !c->expect_ok && matrix_cell_is_custom(m, c) ? "diff"
                       : !c->expect_ok || (c->fix_tried && !c->fix.connected) ? "bad"
                       : c->main.connected ? "ok-connect" : "ok-fail";
