@@ -69,3 +69,11 @@ add_test(NAME matrix.env
                  ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_env.py
                  --sshmock $<TARGET_FILE:sshmock>)
 set_tests_properties(matrix.env PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS matrix)
+
+# The stage of an expected failure is checked against what the server saw,
+# and --strict fails a cell that has no expectation.
+add_test(NAME matrix.checks
+         COMMAND ${SSHMOCK_CLIENT_PYTHON}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_checks.py
+                 --sshmock $<TARGET_FILE:sshmock>)
+set_tests_properties(matrix.checks PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS matrix)

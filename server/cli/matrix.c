@@ -39,26 +39,26 @@ matrix__copy_key(const char *src, const char *dst)
     return rc;
 }
 
+/* The work directory, the demo keys the drivers log in with, and where
+ * the build is (the libssh driver's client lives there). */
 static int
-matrix__setup(matrix_t *m, char *err, size_t errlen)
+matrix__setup_files(matrix_t *m, char *err, size_t errlen)
 {
     const char *tmp = getenv("TMPDIR");
     char src[512];
-    size_t i;
+    char exe[512];
+    size_t len = sizeof exe;
 
     snprintf(m->workdir, sizeof m->workdir, "%s/sshmock-matrix-XXXXXX",
              tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
     if (mkdtemp(m->workdir) == NULL) {
         snprintf(err, errlen, "cannot create a work directory: %s", strerror(errno));
+        m->workdir[0] = '\0';
         return -1;
     }
-    {
-        char exe[512];
-        size_t len = sizeof exe;
-        if (uv_exepath(exe, &len) == 0 && strrchr(exe, '/') != NULL) {
-            *strrchr(exe, '/') = '\0';
-            snprintf(m->build_env, sizeof m->build_env, "SSHMOCK_BUILD_DIR=%s", exe);
-        }
+    if (uv_exepath(exe, &len) == 0 && strrchr(exe, '/') != NULL) {
+        *strrchr(exe, '/') = '\0';
+        snprintf(m->build_env, sizeof m->build_env, "SSHMOCK_BUILD_DIR=%s", exe);
     }
     snprintf(m->key_ed25519, sizeof m->key_ed25519, "%s/demo_ed25519", m->workdir);
     snprintf(m->key_rsa, sizeof m->key_rsa, "%s/demo_rsa", m->workdir);
@@ -72,41 +72,71 @@ matrix__setup(matrix_t *m, char *err, size_t errlen)
         snprintf(err, errlen, "cannot copy the demo key %s", src);
         return -1;
     }
-    m->ncells = m->o->nprofiles * m->o->nclients;
+    return 0;
+}
+
+/* Each cell has a server of its own, with its own event log: what the
+ * server saw of a run is then that cell's alone, even with the cells of
+ * one profile running side by side (matrix_seen.c reads it). */
+static int
+matrix__setup_server(matrix_t *m, size_t i, char *err, size_t errlen)
+{
+    sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
+    matrix_cell_t *c = &m->cells[i];
+    profile_t *p = NULL;
+
+    snprintf(c->events, sizeof c->events, "%s/events-%zu.jsonl", m->workdir, i);
+    cfg.state_dir = m->o->state_dir;
+    cfg.quiet = 1;
+    cfg.log_json_path = c->events;
+    if (profile_load_warn(m->o->profiles[c->profile], NULL, &p, err, errlen) != 0) {
+        return -1;
+    }
+    if (server_init(&m->servers[i], m->loop, p, &cfg, err, errlen) != 0) {
+        return -1;
+    }
+    m->nservers++;
+    return server_listen(&m->servers[i], "127.0.0.1", 0, err, errlen);
+}
+
+static int
+matrix__setup(matrix_t *m, char *err, size_t errlen)
+{
+    size_t n = m->o->nprofiles;
+    size_t i;
+
+    if (matrix__setup_files(m, err, errlen) != 0) {
+        return -1;
+    }
+    m->ncells = n * m->o->nclients;
     m->cells = calloc(m->ncells > 0 ? m->ncells : 1, sizeof *m->cells);
-    m->servers = calloc(m->o->nprofiles > 0 ? m->o->nprofiles : 1, sizeof *m->servers);
-    m->profile_busy = calloc(m->o->nprofiles > 0 ? m->o->nprofiles : 1, sizeof(int));
-    if (m->cells == NULL || m->servers == NULL || m->profile_busy == NULL) {
+    m->servers = calloc(m->ncells > 0 ? m->ncells : 1, sizeof *m->servers);
+    m->profiles = calloc(n > 0 ? n : 1, sizeof *m->profiles);
+    m->profile_busy = calloc(n > 0 ? n : 1, sizeof(int));
+    if (m->cells == NULL || m->servers == NULL || m->profiles == NULL || m->profile_busy == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (i = 0; i < m->o->nprofiles; i++) {
-        sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
-        profile_t *p = NULL;
-
-        cfg.state_dir = m->o->state_dir;
-        cfg.quiet = 1;
-        if (profile_load_warn(m->o->profiles[i], NULL, &p, err, errlen) != 0) {
+    /* The profiles as the reports and expectations read them. */
+    for (i = 0; i < n; i++) {
+        if (profile_load_warn(m->o->profiles[i], NULL, &m->profiles[i], err, errlen) != 0) {
             return -1;
         }
-        if (server_init(&m->servers[i], m->loop, p, &cfg, err, errlen) != 0) {
-            return -1;
-        }
-        m->nservers++;
-        if (server_listen(&m->servers[i], "127.0.0.1", 0, err, errlen) != 0) {
-            return -1;
-        }
+        m->nprofiles++;
     }
     for (i = 0; i < m->ncells; i++) {
         matrix_cell_t *c = &m->cells[i];
         const profile_t *p = NULL;
         c->profile = i / m->o->nclients;
         c->client = i % m->o->nclients;
-        p = m->servers[c->profile].profile;
+        p = m->profiles[c->profile];
         c->phase = p->matrix_known_host ? MATRIX_PHASE_PRE : MATRIX_PHASE_MAIN;
         m->total_runs += p->matrix_known_host ? 2 : 1;
         snprintf(c->known_hosts, sizeof c->known_hosts, "%s/known_hosts-%zu-%zu", m->workdir,
                  c->profile, c->client);
+        if (matrix__setup_server(m, i, err, errlen) != 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -148,9 +178,15 @@ matrix__free(matrix_t *m)
         util_buf_free(&m->cells[i].main.err);
         util_buf_free(&m->cells[i].fix.out);
         util_buf_free(&m->cells[i].fix.err);
+        util_buf_free(&m->cells[i].main.seen.saw);
+        util_buf_free(&m->cells[i].fix.seen.saw);
+    }
+    for (i = 0; i < m->nprofiles; i++) {
+        profile_free(m->profiles[i]);
     }
     free(m->cells);
     free(m->servers);
+    free(m->profiles);
     free(m->profile_busy);
     if (m->workdir[0] != '\0') {
         matrix__remove_tree(m->workdir);

@@ -12,7 +12,13 @@
 const profile_t *
 matrix_cell_profile(const matrix_t *m, const matrix_cell_t *c)
 {
-    return m->servers[c->profile].profile;
+    return m->profiles[c->profile];
+}
+
+server_t *
+matrix_cell_server(matrix_t *m, const matrix_cell_t *c)
+{
+    return &m->servers[c - m->cells];
 }
 
 const matrix_client_t *
@@ -125,7 +131,10 @@ matrix_cell_evaluate(matrix_t *m, matrix_cell_t *c, matrix_result_t *r, matrix_p
     util_buf_puts(&all, r->out.data != NULL ? r->out.data : "");
     util_buf_puts(&all, "\n");
     util_buf_puts(&all, r->err.data != NULL ? r->err.data : "");
-    c->expect_ok = e->connect == r->connected &&
+    /* The stage is the server's to tell (matrix_seen.c): a client's
+     * words say what went wrong, not always when. */
+    c->stage_ok = e->connect || r->connected || matrix_seen_fits(&r->seen, e->stage);
+    c->expect_ok = e->connect == r->connected && c->stage_ok &&
                    (e->pattern == NULL || matrix__regex_match(e->pattern, all.data));
     util_buf_free(&all);
 }
@@ -211,4 +220,13 @@ matrix_expect_describe(util_buf_t *b, const profile_expect_t *e, matrix_describe
     if (how == MATRIX_DESCRIBE_FULL && e->pattern != NULL) {
         util_buf_printf(b, ", output matching %s", e->pattern);
     }
+}
+
+void
+matrix_cell_stage_describe(util_buf_t *b, const matrix_t *m, const matrix_cell_t *c)
+{
+    util_buf_puts(b, "expected to ");
+    matrix_expect_describe(b, matrix_cell_expect(m, c), MATRIX_DESCRIBE_STAGE);
+    util_buf_puts(b, ", the server saw it end at ");
+    matrix_seen_describe(b, &c->main.seen);
 }

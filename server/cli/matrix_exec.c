@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/conn.h"
+
 #ifndef SSHMOCK_DRIVER_DIR
 #define SSHMOCK_DRIVER_DIR "client-tests/drivers"
 #endif
@@ -20,6 +22,9 @@
 #define MATRIX_OUTPUT_MAX (64 * 1024)
 /* A driver that outlives its client's own timeout by this much is killed. */
 #define MATRIX_KILL_GRACE_S 15
+/* After the client is gone, how long the server may take to notice that
+ * its connections closed (it usually takes a loop turn or two). */
+#define MATRIX_SETTLE_MS 3000
 
 extern char **environ;
 
@@ -39,6 +44,9 @@ typedef struct matrix_run_s {
     int term_signal;
     int timed_out;
     uint64_t start_ms;
+    uint64_t exit_ms;
+    uint64_t first_conn;  /* the server's first connection id for this run */
+    int settling;
     util_buf_t obuf;
     util_buf_t ebuf;
 } matrix_run_t;
@@ -207,7 +215,13 @@ matrix__run_closed(uv_handle_t *h)
         r->exit_status = run->exit_status;
         r->term_signal = run->term_signal;
         r->timed_out = run->timed_out;
-        r->seconds = (double)(uv_now(m->loop) - run->start_ms) / 1000.0;
+        r->seconds = (double)(run->exit_ms - run->start_ms) / 1000.0;
+        if (run->first_conn > 0) {
+            matrix_seen_read(c->events, run->first_conn, &r->seen);
+        } else {
+            r->seen.stage = NULL; /* the client never started */
+            r->seen.conns = 0;
+        }
         matrix_cell_evaluate(m, c, r, run->phase);
     } else {
         util_buf_free(&run->obuf);
@@ -254,20 +268,57 @@ matrix__close_run(matrix_run_t *run)
 {
     int i;
 
+    if (!run->settling) {
+        run->exit_ms = uv_now(run->m->loop); /* it never started */
+    }
     uv_close((uv_handle_t *)&run->timer, matrix__run_closed);
     for (i = 0; i < run->nholds; i++) {
         uv_close((uv_handle_t *)&run->holds[i], matrix__run_closed);
     }
 }
 
+/* Whether a connection the run's client made is still open on the server. */
+static int
+matrix__conns_open(matrix_run_t *run)
+{
+    const server_t *s = matrix_cell_server(run->m, run->cell);
+    const struct conn_s *c = NULL;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        /* CLOSING: its close is logged; the rest is the server's flushing. */
+        if (c->id >= run->first_conn && c->state != CONN_CLOSING) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The client is gone; what the server saw is complete once it has closed
+ * the client's connections (and logged how they ended). */
+static void
+matrix__settle(uv_timer_t *t)
+{
+    matrix_run_t *run = t->data;
+
+    if (matrix__conns_open(run) && uv_now(run->m->loop) - run->exit_ms < MATRIX_SETTLE_MS) {
+        uv_timer_start(t, matrix__settle, 10, 0);
+        return;
+    }
+    matrix__close_run(run);
+}
+
 static void
 matrix__maybe_done(matrix_run_t *run)
 {
     /* Finished when the process exited and both pipes reached EOF (they are
-     * closed then); the timer and the held connections go last. */
+     * closed then); then the server settles, and the timer and the held
+     * connections go last. */
     if (run->exited && uv_is_closing((uv_handle_t *)&run->out) &&
-        uv_is_closing((uv_handle_t *)&run->err) && !uv_is_closing((uv_handle_t *)&run->timer)) {
-        matrix__close_run(run);
+        uv_is_closing((uv_handle_t *)&run->err) && !run->settling) {
+        run->settling = 1;
+        run->exit_ms = uv_now(run->m->loop);
+        uv_timer_stop(&run->timer);
+        matrix__settle(&run->timer);
     }
 }
 
@@ -343,7 +394,7 @@ matrix__driver_args(matrix_run_t *run, const char *driver, matrix_argv_t *a)
     matrix__arg(a, "--host");
     matrix__arg(a, "127.0.0.1");
     matrix__arg(a, "--port");
-    snprintf(num, sizeof num, "%d", m->servers[c->profile].port);
+    snprintf(num, sizeof num, "%d", matrix_cell_server(m, c)->port);
     matrix__arg(a, num);
     matrix__arg(a, "--user");
     matrix__arg(a, "demo");
@@ -482,6 +533,7 @@ matrix__spawn(matrix_run_t *run)
     /* Its own process group, so a timeout kills the client it started too. */
     po.flags = UV_PROCESS_DETACHED;
     run->proc.data = run;
+    run->first_conn = matrix_cell_server(m, run->cell)->next_conn_id + 1;
     rc = uv_spawn(m->loop, &run->proc, &po);
     matrix__argv_free(&a);
     free(driver);
@@ -510,7 +562,7 @@ static void
 matrix__hold_wait(uv_timer_t *t)
 {
     matrix_run_t *run = t->data;
-    server_t *s = &run->m->servers[run->cell->profile];
+    server_t *s = matrix_cell_server(run->m, run->cell);
 
     if ((int)s->nconns >= run->nholds || uv_now(run->m->loop) - run->start_ms > 3000) {
         uv_timer_stop(t);
@@ -562,7 +614,7 @@ matrix__start(matrix_t *m, matrix_cell_t *c)
     if (p->matrix_hold > 0) {
         struct sockaddr_in sa;
         run->holds = calloc((size_t)p->matrix_hold, sizeof *run->holds);
-        uv_ip4_addr("127.0.0.1", m->servers[c->profile].port, &sa);
+        uv_ip4_addr("127.0.0.1", matrix_cell_server(m, c)->port, &sa);
         for (i = 0; run->holds != NULL && i < p->matrix_hold; i++) {
             uv_connect_t *req = malloc(sizeof *req);
             uv_tcp_init(m->loop, &run->holds[i]);

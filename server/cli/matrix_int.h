@@ -29,6 +29,15 @@ typedef enum {
     MATRIX_PHASE_DONE
 } matrix_phase_t;
 
+/* What the server saw of one run (matrix_seen.c). */
+typedef struct matrix_seen_s {
+    int conns;            /* the client's connections it accepted */
+    const char *stage;    /* where they got to, in Expect's stage words; NULL: no log */
+    int client_left;      /* kex: the client closed, the server saw no failure */
+    int auth_tried;       /* auth: the client asked to authenticate */
+    util_buf_t saw;       /* the events, one line per connection, for reports */
+} matrix_seen_t;
+
 /* What one run of a client gave. */
 typedef struct matrix_result_s {
     int ran;
@@ -41,6 +50,7 @@ typedef struct matrix_result_s {
     util_buf_t out;
     util_buf_t err;
     char message[512];    /* the line that says what happened */
+    matrix_seen_t seen;
 } matrix_result_t;
 
 typedef struct matrix_cell_s {
@@ -49,18 +59,22 @@ typedef struct matrix_cell_s {
     matrix_phase_t phase;
     int running;
     char known_hosts[512];
+    char events[512];     /* its server's event log (JSON Lines) */
     matrix_result_t main;
     matrix_result_t fix;
     int has_expect;
     int expect_ok;        /* the main run did what the profile says */
+    int stage_ok;         /* its failure ended where the Expect line says */
     int fix_tried;
 } matrix_cell_t;
 
 typedef struct matrix_s {
     const matrix_options_t *o;
     uv_loop_t *loop;
-    server_t *servers;
-    size_t nservers;
+    profile_t **profiles; /* one per profile, for the reports */
+    size_t nprofiles;     /* loaded */
+    server_t *servers;    /* one per cell */
+    size_t nservers;      /* initialised */
     int *profile_busy;    /* a MatrixHold profile runs one cell at a time */
     matrix_cell_t *cells;
     size_t ncells;
@@ -102,6 +116,7 @@ char **matrix_exec_env(char **environ_in, const char *build_env, const char *com
 /* --- matrix_eval.c --------------------------------------------------------- */
 
 const profile_t *matrix_cell_profile(const matrix_t *m, const matrix_cell_t *c);
+server_t *matrix_cell_server(matrix_t *m, const matrix_cell_t *c);
 const matrix_client_t *matrix_cell_client(const matrix_t *m, const matrix_cell_t *c);
 const profile_expect_t *matrix_cell_expect(const matrix_t *m, const matrix_cell_t *c);
 
@@ -137,6 +152,22 @@ typedef enum {
 
 /* Appends the description of e to b; e NULL is "no expectation". */
 void matrix_expect_describe(util_buf_t *b, const profile_expect_t *e, matrix_describe_t how);
+
+/* For a cell whose failure ended elsewhere than its Expect line says:
+ * "expected to fail at kex, the server saw it end at auth (...)". */
+void matrix_cell_stage_describe(util_buf_t *b, const matrix_t *m, const matrix_cell_t *c);
+
+/* --- matrix_seen.c --------------------------------------------------------- */
+
+/* Reads the events of the connections numbered first_conn and up from a
+ * cell's event log. Returns 0, or -1 when the log cannot be read. */
+int matrix_seen_read(const char *path, uint64_t first_conn, matrix_seen_t *seen);
+
+/* Whether the server's view fits an Expect line's failure stage. */
+int matrix_seen_fits(const matrix_seen_t *seen, const char *stage);
+
+/* "auth (keys in use, no authentication request)": the server's view. */
+void matrix_seen_describe(util_buf_t *b, const matrix_seen_t *seen);
 
 /* --- matrix_report.c ------------------------------------------------------- */
 

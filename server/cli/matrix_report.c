@@ -16,7 +16,7 @@
 static const char *
 matrix__row_name(const matrix_t *m, size_t pi)
 {
-    return m->servers[pi].profile->name;
+    return m->profiles[pi]->name;
 }
 
 static const matrix_cell_t *
@@ -92,7 +92,7 @@ matrix__table(const matrix_t *m, FILE *f)
         fprintf(f, " %-17.17s", m->o->clients[ci].name);
     }
     fputc('\n', f);
-    for (pi = 0; pi < m->nservers; pi++) {
+    for (pi = 0; pi < m->nprofiles; pi++) {
         fprintf(f, "%-28.28s", matrix__row_name(m, pi));
         for (ci = 0; ci < m->o->nclients; ci++) {
             util_buf_t cell = UTIL_BUF_INIT;
@@ -127,6 +127,11 @@ matrix__mismatch_text(const matrix_t *m, const matrix_cell_t *c, FILE *f)
         fprintf(f, "\nNOT AS EXPECTED: %s x %s\n  expected: %s\n  got:      %s (exit %ld): %s\n",
                 p->name, cl->name, want.data, c->main.connected ? "connect" : "fail",
                 c->main.exit_status, c->main.message);
+    }
+    if (!c->stage_ok) {
+        util_buf_reset(&want);
+        matrix_cell_stage_describe(&want, m, c);
+        fprintf(f, "  stage:    %s\n", want.data);
     }
     util_buf_free(&want);
 }
@@ -191,6 +196,8 @@ matrix__json_str(util_buf_t *b, const char *s)
 static void
 matrix__json_result(util_buf_t *b, const matrix_result_t *r)
 {
+    util_buf_t d = UTIL_BUF_INIT;
+
     util_buf_printf(b, "{\"connected\":%s,\"exit_status\":%ld,\"timed_out\":%s,"
                     "\"seconds\":%.3f,\"message\":", r->connected ? "true" : "false",
                     r->exit_status, r->timed_out ? "true" : "false", r->seconds);
@@ -199,7 +206,15 @@ matrix__json_result(util_buf_t *b, const matrix_result_t *r)
     matrix__json_str(b, r->out.data);
     util_buf_puts(b, ",\"stderr\":");
     matrix__json_str(b, r->err.data);
-    util_buf_puts(b, "}");
+    matrix_seen_describe(&d, &r->seen);
+    util_buf_printf(b, ",\"server\":{\"connections\":%d,\"stage\":", r->seen.conns);
+    matrix__json_str(b, r->seen.stage);
+    util_buf_puts(b, ",\"description\":");
+    matrix__json_str(b, d.data);
+    util_buf_free(&d);
+    util_buf_puts(b, ",\"events\":");
+    matrix__json_str(b, r->seen.saw.data);
+    util_buf_puts(b, "}}");
 }
 
 static void
@@ -237,6 +252,7 @@ matrix__json_cell(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
     matrix__json_str(b, matrix_cell_verdict(m, c));
     if (e != NULL) {
         matrix__json_expect(b, e);
+        util_buf_printf(b, ",\"stage_ok\":%s", c->stage_ok || c->main.skipped ? "true" : "false");
     }
     util_buf_puts(b, ",\"result\":");
     matrix__json_result(b, &c->main);
@@ -309,6 +325,10 @@ matrix__junit(const matrix_t *m, double wall, util_buf_t *b)
                 matrix_expect_describe(&why, matrix_cell_expect(m, c), MATRIX_DESCRIBE_STAGE);
                 util_buf_printf(&why, ", got %s: %s", c->main.connected ? "connect" : "fail",
                                 c->main.message);
+                if (!c->stage_ok) {
+                    util_buf_puts(&why, "; ");
+                    matrix_cell_stage_describe(&why, m, c);
+                }
             } else {
                 util_buf_printf(&why, "the documented fix did not work: %s", c->fix.message);
             }
@@ -389,7 +409,16 @@ matrix__html_summary(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
     matrix__xml(b, c->main.connected ? "connected" : c->main.skipped ? "skipped" : "failed");
     util_buf_puts(b, "</b>");
     if (e != NULL && !e->connect && !c->main.connected && !c->main.skipped) {
-        util_buf_printf(b, " <span class=\"stage\">%s</span>", e->stage);
+        /* Where it ended: the expected stage, or where the server saw it
+         * end when that is not it. */
+        util_buf_puts(b, " <span class=\"stage\">");
+        if (c->stage_ok) {
+            matrix__xml(b, e->stage);
+        } else {
+            util_buf_puts(b, "ended at ");
+            matrix__xml(b, c->main.seen.stage);
+        }
+        util_buf_puts(b, "</span>");
     }
     if (c->fix_tried) {
         util_buf_printf(b, " <span class=\"%s\">%s</span>", c->fix.connected ? "fixok" : "fixbad",
@@ -426,6 +455,13 @@ matrix__html_cell(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
         util_buf_puts(b, "<br><i>expected: ");
         matrix__xml(b, want.data);
         util_buf_puts(b, "</i>");
+        if (!c->stage_ok) {
+            util_buf_reset(&want);
+            matrix_cell_stage_describe(&want, m, c);
+            util_buf_puts(b, "<br><b>");
+            matrix__xml(b, want.data);
+            util_buf_puts(b, "</b>");
+        }
         util_buf_free(&want);
     }
     util_buf_printf(b, "<br>exit status %ld, %.2f s<pre>", c->main.exit_status, c->main.seconds);
@@ -459,8 +495,8 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
         util_buf_puts(b, "</th>");
     }
     util_buf_puts(b, "</tr>\n");
-    for (pi = 0; pi < m->nservers; pi++) {
-        const profile_t *p = m->servers[pi].profile;
+    for (pi = 0; pi < m->nprofiles; pi++) {
+        const profile_t *p = m->profiles[pi];
         util_buf_puts(b, "<tr><td class=\"p\">");
         matrix__xml(b, p->name);
         util_buf_puts(b, "<small>");
@@ -472,8 +508,8 @@ matrix__html(const matrix_t *m, double wall, util_buf_t *b)
         util_buf_puts(b, "</tr>\n");
     }
     util_buf_puts(b, "</table>\n<h2>Explanations</h2>\n");
-    for (pi = 0; pi < m->nservers; pi++) {
-        const profile_t *p = m->servers[pi].profile;
+    for (pi = 0; pi < m->nprofiles; pi++) {
+        const profile_t *p = m->profiles[pi];
         util_buf_puts(b, "<h3>");
         matrix__xml(b, p->name);
         util_buf_puts(b, "</h3><p>");
