@@ -109,12 +109,9 @@ matrix__event_parse(char *line, matrix_event_t *ev)
     if (*p++ != '{') {
         return -1;
     }
-    while (*p != '\0' && *p != '}' && ev->n < MATRIX_SEEN_MAX_FIELDS) {
+    while (*p != '}' && ev->n < MATRIX_SEEN_MAX_FIELDS) {
         const char *k = NULL;
         const char *v = NULL;
-        if (*p == ',') {
-            p++;
-        }
         if (*p++ != '"' || (p = matrix__json_string(p, &k)) == NULL || *p++ != ':') {
             return -1;
         }
@@ -123,26 +120,20 @@ matrix__event_parse(char *line, matrix_event_t *ev)
                 return -1;
             }
         } else {
-            size_t len = strcspn(p, ",}");
-            v = p;
-            p += len;
-            if (*p == ',') {
-                *p++ = '\0';
-            } else if (*p == '}') {
-                *p = '\0';
-                ev->key[ev->n] = k;
-                ev->val[ev->n] = v;
-                ev->n++;
-                return 0;
-            }
-            ev->key[ev->n] = k;
-            ev->val[ev->n] = v;
-            ev->n++;
-            continue;
+            v = p; /* a number: up to the next , or } */
+            p += strcspn(p, ",}");
+        }
+        if (*p != ',' && *p != '}') {
+            return -1;
         }
         ev->key[ev->n] = k;
         ev->val[ev->n] = v;
         ev->n++;
+        if (*p == '}') {
+            *p = '\0'; /* ends a number; after a string it is past the value */
+            break;
+        }
+        *p++ = '\0';
     }
     return 0;
 }
