@@ -155,14 +155,11 @@ matrix__event_get(const matrix_event_t *ev, const char *key)
 typedef struct matrix_conn_view_s {
     uint64_t id;
     int client_ident;
-    int client_kexinit;
     int kex_failed;      /* the server saw the key exchange fail */
     int closed_by_client;
     int kex_done;
     int authenticated;
     int auth_tried;
-    int closed;
-    int server_cut_after_ident; /* a Fault ended it once our ident was out */
     int stalled;
 } matrix_conn_view_t;
 
@@ -206,7 +203,6 @@ matrix__seen_event(matrix_conn_view_t *cv, const matrix_event_t *ev, util_buf_t 
                           strstr(v, "SSH_MSG_DISCONNECT") == NULL;
     } else if (strcmp(name, "kexinit") == 0) {
         v = matrix__event_get(ev, "from");
-        cv->client_kexinit |= v != NULL && strcmp(v, "client") == 0;
         util_buf_printf(saw, "(%s)", v != NULL ? v : "?");
     } else if (strcmp(name, "kex_done") == 0) {
         cv->kex_done = 1;
@@ -224,11 +220,11 @@ matrix__seen_event(matrix_conn_view_t *cv, const matrix_event_t *ev, util_buf_t 
         } else if (v != NULL && stage != NULL && strcmp(stage, "accept") != 0 &&
                    (strcmp(v, "close") == 0 || strcmp(v, "reset") == 0 ||
                     strcmp(v, "disconnect") == 0)) {
-            cv->server_cut_after_ident = 1;
+            /* The server cut it once its identification was out: the
+             * client was waiting for the key exchange. */
             cv->kex_failed = 1;
         }
     } else if (strcmp(name, "close") == 0) {
-        cv->closed = 1;
         cv->closed_by_client = (v = matrix__event_get(ev, "by")) != NULL && strcmp(v, "client") == 0;
         cv->authenticated |= (v = matrix__event_get(ev, "state")) != NULL && strcmp(v, "open") == 0;
         util_buf_printf(saw, "(by %s, state %s: %s)", matrix__event_get(ev, "by"),
