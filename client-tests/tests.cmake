@@ -46,7 +46,7 @@ set_tests_properties(client.robustness PROPERTIES RUN_SERIAL TRUE)
 # writes JUnit XML next to the build for CI systems to pick up.
 foreach(c openssh plink dbclient paramiko asyncssh ssh2 libssh)
   add_test(NAME matrix.${c}
-           COMMAND $<TARGET_FILE:sshmock> matrix --client ${c} --fixes --quiet
+           COMMAND $<TARGET_FILE:sshmock> matrix --client ${c} --fixes --strict --quiet
                    --junit ${CMAKE_BINARY_DIR}/matrix-${c}.xml)
   set_tests_properties(matrix.${c} PROPERTIES
     TIMEOUT 300
@@ -62,3 +62,18 @@ add_test(NAME matrix.custom
                  ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_custom.py
                  --sshmock $<TARGET_FILE:sshmock>)
 set_tests_properties(matrix.custom PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS matrix)
+
+# Every environment variable reaches the clients, however many there are.
+add_test(NAME matrix.env
+         COMMAND ${SSHMOCK_CLIENT_PYTHON}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_env.py
+                 --sshmock $<TARGET_FILE:sshmock>)
+set_tests_properties(matrix.env PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS matrix)
+
+# The stage of an expected failure is checked against what the server saw,
+# and --strict fails a cell that has no expectation.
+add_test(NAME matrix.checks
+         COMMAND ${SSHMOCK_CLIENT_PYTHON}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_checks.py
+                 --sshmock $<TARGET_FILE:sshmock>)
+set_tests_properties(matrix.checks PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS matrix)

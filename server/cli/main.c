@@ -15,6 +15,7 @@
 
 #include "cli/catalog.h"
 #include "cli/matrix.h"
+#include "profile/clients.h"
 #include "profile/profile.h"
 #include "net/server.h"
 #include "base/util.h"
@@ -202,37 +203,48 @@ static const char main__lab_usage[] =
     "port, profile, description. For labs where students meet each SSH failure\n"
     "and learn to diagnose it. Stops on SIGINT or SIGTERM.\n";
 
-static const char main__matrix_usage[] =
-    "Usage: sshmock matrix [PROFILE...] [options]\n"
-    "\n"
-    "Serves each PROFILE (default: every shipped profile) on a free loopback port\n"
-    "and runs real SSH clients against it, in parallel, each under a timeout. Each\n"
-    "client runs \"echo hello\" as user demo; what it printed and its exit status are\n"
-    "checked against the profile's Expect line for that client.\n"
-    "\n"
-    "Options:\n"
-    "  -c, --client LIST     built-in clients to run, comma-separated (default: all:\n"
-    "                        openssh,plink,dbclient,paramiko,asyncssh,ssh2,libssh)\n"
-    "  -C, --custom NAME=[MODEL:]COMMAND\n"
-    "                        your own client command, e.g. --custom 'mine=ssh -F ./my_config'.\n"
-    "                        MODEL (openssh, plink or dbclient; guessed from the command)\n"
-    "                        says whose expectations apply. Repeatable. Given alone, only\n"
-    "                        the custom clients run.\n"
-    "  -f, --fixes           retry each failing cell with the client's documented fix\n"
-    "                        (ClientFix) and report whether it works\n"
-    "  -j, --jobs N          parallel client runs (default: 4 per CPU, at most 16)\n"
-    "  -t, --timeout S       each client's own connect timeout (default 10; a run is\n"
-    "                        killed 15 s after it)\n"
-    "      --json FILE       write the results as JSON\n"
-    "      --junit FILE      write JUnit XML (one testcase per cell) for CI systems\n"
-    "      --html FILE       write a self-contained HTML report\n"
-    "  -s, --state-dir DIR   where host keys are kept (as for serve)\n"
-    "      --drivers DIR     client drivers (default: client-tests/drivers of the source)\n"
-    "  -q, --quiet           no progress lines\n"
-    "\n"
-    "Exit status: 0 when every expectation held (and, with --fixes, every fix\n"
-    "worked), 1 otherwise, 2 for bad usage or a bad profile, 77 when every client\n"
-    "asked for is missing.\n";
+/* The client names come from profile/clients.h, so the help text is
+ * printed, not a constant. */
+static void
+main__matrix_help(FILE *f)
+{
+    char all[256];
+    char custom[128];
+
+    profile_client_names(all, sizeof all, 0);
+    profile_client_names(custom, sizeof custom, 1);
+    fprintf(f,
+        "Usage: sshmock matrix [PROFILE...] [options]\n"
+        "\n"
+        "Serves each PROFILE (default: every shipped profile) on a free loopback port\n"
+        "and runs real SSH clients against it, in parallel, each under a timeout. Each\n"
+        "client runs \"echo hello\" as user demo; what it printed and its exit status are\n"
+        "checked against the profile's Expect line for that client.\n"
+        "\n"
+        "Options:\n"
+        "  -c, --client LIST     built-in clients to run, comma-separated (default: all:\n"
+        "                        %s)\n"
+        "  -C, --custom NAME=[MODEL:]COMMAND\n"
+        "                        your own client command, e.g. --custom 'mine=ssh -F ./my_config'.\n"
+        "                        MODEL (%s; guessed from the command)\n"
+        "                        says whose expectations apply. Repeatable. Given alone, only\n"
+        "                        the custom clients run.\n"
+        "  -f, --fixes           retry each failing cell with the client's documented fix\n"
+        "                        (ClientFix) and report whether it works\n"
+        "  -j, --jobs N          parallel client runs (default: 4 per CPU, at most 16)\n"
+        "  -t, --timeout S       each client's own connect timeout (default 10; a run is\n"
+        "                        killed 15 s after it)\n"
+        "      --json FILE       write the results as JSON\n"
+        "      --junit FILE      write JUnit XML (one testcase per cell) for CI systems\n"
+        "      --html FILE       write a self-contained HTML report\n"
+        "  -s, --state-dir DIR   where host keys are kept (as for serve)\n"
+        "      --drivers DIR     client drivers (default: client-tests/drivers of the source)\n"
+        "  -q, --quiet           no progress lines\n"
+        "\n"
+        "Exit status: 0 when every expectation held (and, with --fixes, every fix\n"
+        "worked), 1 otherwise, 2 for bad usage or a bad profile, 77 when every client\n"
+        "asked for is missing.\n", all, custom);
+}
 
 static int
 main__lab(int argc, char **argv)
@@ -277,6 +289,25 @@ main__lab(int argc, char **argv)
     return catalog_lab(listen_addr, base, state_dir, quiet, log_json);
 }
 
+/* The model of a custom command that does not name one: the client whose
+ * program its first word runs ("ssh -F x" is openssh), else the word. */
+static char *
+main__guess_model(const char *cmd)
+{
+    char word[64] = "";
+    const char *base = NULL;
+    size_t i;
+
+    sscanf(cmd, "%63s", word);
+    base = strrchr(word, '/') != NULL ? strrchr(word, '/') + 1 : word;
+    for (i = 0; i < profile_nclients; i++) {
+        if (profile_clients[i].program != NULL && strcmp(base, profile_clients[i].program) == 0) {
+            return strdup(profile_clients[i].name);
+        }
+    }
+    return strdup(base);
+}
+
 /* "NAME=[MODEL:]COMMAND" */
 static int
 main__custom_client(const char *spec, matrix_client_t *c)
@@ -284,8 +315,8 @@ main__custom_client(const char *spec, matrix_client_t *c)
     const char *eq = strchr(spec, '=');
     const char *cmd = NULL;
     const char *colon = NULL;
-    char word[64] = "";
-    size_t i;
+    const profile_client_t *model = NULL;
+    char names[128];
 
     memset(c, 0, sizeof *c);
     if (eq == NULL || eq == spec || eq[1] == '\0') {
@@ -299,21 +330,43 @@ main__custom_client(const char *spec, matrix_client_t *c)
         c->model = util_strndup(cmd, (size_t)(colon - cmd));
         cmd = colon + 1;
     } else {
-        const char *base = NULL;
-        sscanf(cmd, "%63s", word);
-        base = strrchr(word, '/') != NULL ? strrchr(word, '/') + 1 : word;
-        c->model = strdup(strcmp(base, "ssh") == 0 ? "openssh" : base);
+        c->model = main__guess_model(cmd);
     }
     c->command = strdup(cmd);
-    for (i = 0; i < 3; i++) {
-        static const char *const custom_ok[] = { "openssh", "plink", "dbclient" };
-        if (strcmp(c->model, custom_ok[i]) == 0) {
-            return 0;
-        }
+    model = c->model != NULL ? profile_client_find(c->model) : NULL;
+    if (model != NULL && model->customizable) {
+        return 0;
     }
     fprintf(stderr, "sshmock matrix: --custom %s: cannot tell which client this is; say it: "
-            "NAME=openssh:COMMAND, NAME=plink:COMMAND or NAME=dbclient:COMMAND\n", spec);
+            "NAME=MODEL:COMMAND, MODEL one of %s\n", spec,
+            profile_client_names(names, sizeof names, 1));
     return -1;
+}
+
+/* Adds the built-in clients of a comma-separated list. */
+static int
+main__builtin_clients(const char *arg, matrix_client_t *clients, size_t max, size_t *n)
+{
+    char *list = strdup(arg);
+    char *save = NULL;
+    char *name = NULL;
+    char names[256];
+    int rc = 0;
+
+    for (name = strtok_r(list, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
+        if (profile_client_find(name) == NULL || *n >= max) {
+            fprintf(stderr, "sshmock matrix: unknown client '%s' (clients: %s)\n", name,
+                    profile_client_names(names, sizeof names, 0));
+            rc = -1;
+            break;
+        }
+        clients[*n].name = strdup(name);
+        clients[*n].model = strdup(name);
+        clients[*n].command = NULL;
+        (*n)++;
+    }
+    free(list);
+    return rc;
 }
 
 static int
@@ -323,6 +376,7 @@ main__matrix(int argc, char **argv)
         { "client", required_argument, NULL, 'c' },
         { "custom", required_argument, NULL, 'C' },
         { "fixes", no_argument, NULL, 'f' },
+        { "strict", no_argument, NULL, 'S' },
         { "jobs", required_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' },
         { "json", required_argument, NULL, 'J' },
@@ -342,9 +396,6 @@ main__matrix(int argc, char **argv)
     int builtin_asked = 0;
     int custom_asked = 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    char *list = NULL;
-    char *save = NULL;
-    char *name = NULL;
     int opt;
     int rc = EXIT_USAGE;
     size_t i;
@@ -357,24 +408,9 @@ main__matrix(int argc, char **argv)
         switch (opt) {
         case 'c':
             builtin_asked = 1;
-            list = strdup(optarg);
-            for (name = strtok_r(list, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
-                int known = 0;
-                for (i = 0; i < matrix_nbuiltin_clients; i++) {
-                    known |= strcmp(name, matrix_builtin_clients[i]) == 0;
-                }
-                if (!known || nclients >= UTIL_ARRAY_SIZE(clients)) {
-                    fprintf(stderr, "sshmock matrix: unknown client '%s' (clients: openssh, plink, "
-                            "dbclient, paramiko, asyncssh, ssh2, libssh)\n", name);
-                    free(list);
-                    goto out;
-                }
-                clients[nclients].name = strdup(name);
-                clients[nclients].model = strdup(name);
-                clients[nclients].command = NULL;
-                nclients++;
+            if (main__builtin_clients(optarg, clients, UTIL_ARRAY_SIZE(clients), &nclients) != 0) {
+                goto out;
             }
-            free(list);
             break;
         case 'C':
             custom_asked = 1;
@@ -388,6 +424,7 @@ main__matrix(int argc, char **argv)
             nclients++;
             break;
         case 'f': o.fixes = 1; break;
+        case 'S': o.strict = 1; break;
         case 'j':
             o.jobs = atoi(optarg);
             if (o.jobs < 1 || o.jobs > 256) {
@@ -408,14 +445,14 @@ main__matrix(int argc, char **argv)
         case 's': o.state_dir = optarg; break;
         case 'D': o.driver_dir = optarg; break;
         case 'q': o.quiet = 1; break;
-        case 'h': fputs(main__matrix_usage, stdout); rc = 0; goto out;
-        default: fputs(main__matrix_usage, stderr); goto out;
+        case 'h': main__matrix_help(stdout); rc = 0; goto out;
+        default: main__matrix_help(stderr); goto out;
         }
     }
     if (!builtin_asked && !custom_asked) {
-        for (i = 0; i < matrix_nbuiltin_clients; i++) {
-            clients[nclients].name = strdup(matrix_builtin_clients[i]);
-            clients[nclients].model = strdup(matrix_builtin_clients[i]);
+        for (i = 0; i < profile_nclients; i++) {
+            clients[nclients].name = strdup(profile_clients[i].name);
+            clients[nclients].model = strdup(profile_clients[i].name);
             clients[nclients].command = NULL;
             nclients++;
         }

@@ -31,6 +31,7 @@ typedef struct matrix_options_s {
     matrix_client_t *clients;
     size_t nclients;
     int fixes;
+    int strict;                /* a cell without an Expect line fails */
     int jobs;
     int timeout;               /* seconds, given to each client */
     const char *json_path;
@@ -40,10 +41,6 @@ typedef struct matrix_options_s {
     const char *driver_dir;
     int quiet;                 /* no progress lines */
 } matrix_options_t;
-
-/* The built-in clients, in column order. */
-extern const char *const matrix_builtin_clients[];
-extern const size_t matrix_nbuiltin_clients;
 
 int matrix_run(const matrix_options_t *o);
 
