@@ -44,7 +44,9 @@ class CliTest(unittest.TestCase):
     def test_list(self):
         r = run("list")
         self.assertEqual(r.returncode, 0, r.stderr)
-        listed = [ln.split()[0] for ln in r.stdout.splitlines() if ln.strip()]
+        listed = [ln.split()[0] for ln in r.stdout.splitlines()
+                  if ln.strip() and not ln.startswith("#")]
+        self.assertIn("# %s (shipped)" % h.PROFILES_DIR, r.stdout)
         self.assertEqual(listed, NAMES)
         self.assertRegex(r.stdout, r"legacy-kex-group1 +Old OpenSSH 5\.3 server")
 

@@ -6,20 +6,15 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "profile/profile.h"
-#include "net/server.h"
 #include "base/util.h"
-
-#ifndef SSHMOCK_PROFILE_DIR
-#define SSHMOCK_PROFILE_DIR "profiles"
-#endif
+#include "cli/paths.h"
+#include "net/server.h"
+#include "profile/profile.h"
 
 const char *
 catalog_dir(void)
 {
-    const char *dir = getenv("SSHMOCK_PROFILE_DIR");
-
-    return dir != NULL && dir[0] != '\0' ? dir : SSHMOCK_PROFILE_DIR;
+    return paths_shipped_profiles();
 }
 
 static int
@@ -80,19 +75,106 @@ catalog_paths_free(char **paths, size_t n)
 char *
 catalog_resolve(const char *arg)
 {
-    util_buf_t b = UTIL_BUF_INIT;
+    paths_dir_t *dirs = NULL;
+    size_t ndirs = 0;
     size_t len = strlen(arg);
+    size_t i;
 
     if (access(arg, F_OK) == 0 || strchr(arg, '/') != NULL) {
         return strdup(arg);
     }
-    util_buf_printf(&b, "%s/%s%s", catalog_dir(), arg,
-                    len > 5 && strcmp(arg + len - 5, ".conf") == 0 ? "" : ".conf");
-    if (b.data != NULL && access(b.data, F_OK) == 0) {
-        return b.data;
+    paths_profile_dirs(&dirs, &ndirs);
+    for (i = 0; i < ndirs; i++) {
+        util_buf_t b = UTIL_BUF_INIT;
+        util_buf_printf(&b, "%s/%s%s", dirs[i].dir, arg,
+                        len > 5 && strcmp(arg + len - 5, ".conf") == 0 ? "" : ".conf");
+        if (b.data != NULL && access(b.data, F_OK) == 0) {
+            paths_profile_dirs_free(dirs, ndirs);
+            return b.data;
+        }
+        util_buf_free(&b);
     }
-    util_buf_free(&b);
+    paths_profile_dirs_free(dirs, ndirs);
     return strdup(arg); /* profile_load names it in its error */
+}
+
+static int
+catalog__entry_cmp(const void *a, const void *b)
+{
+    const catalog_entry_t *x = a;
+    const catalog_entry_t *y = b;
+
+    return strcmp(x->name, y->name);
+}
+
+int
+catalog_scan_all(catalog_entry_t **out, size_t *n)
+{
+    paths_dir_t *dirs = NULL;
+    size_t ndirs = 0;
+    catalog_entry_t *v = NULL;
+    size_t count = 0;
+    size_t i;
+    size_t j;
+    size_t k;
+
+    *out = NULL;
+    *n = 0;
+    if (paths_profile_dirs(&dirs, &ndirs) != 0) {
+        paths_profile_dirs_free(dirs, ndirs);
+        return -1;
+    }
+    for (i = 0; i < ndirs; i++) {
+        char **paths = NULL;
+        size_t np = 0;
+        if (catalog_scan(dirs[i].dir, &paths, &np) != 0) {
+            continue; /* a directory that does not exist has no profiles */
+        }
+        for (j = 0; j < np; j++) {
+            const char *base = strrchr(paths[j], '/') != NULL ? strrchr(paths[j], '/') + 1 : paths[j];
+            size_t nlen = strlen(base) - 5; /* without ".conf" */
+            catalog_entry_t *grown = NULL;
+            int shadowed = 0;
+            for (k = 0; k < count; k++) {
+                shadowed |= strlen(v[k].name) == nlen && strncmp(v[k].name, base, nlen) == 0;
+            }
+            if (shadowed) {
+                continue; /* an earlier directory has a profile of that name */
+            }
+            grown = realloc(v, (count + 1) * sizeof *v);
+            if (grown == NULL) {
+                break;
+            }
+            v = grown;
+            v[count].path = paths[j];
+            paths[j] = NULL;
+            v[count].name = util_strndup(base, nlen);
+            v[count].dir = util_strdup(dirs[i].dir);
+            v[count].origin = paths_origin_name(dirs[i].origin);
+            count++;
+        }
+        catalog_paths_free(paths, np);
+    }
+    paths_profile_dirs_free(dirs, ndirs);
+    if (count > 1) {
+        qsort(v, count, sizeof *v, catalog__entry_cmp);
+    }
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+void
+catalog_entries_free(catalog_entry_t *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(v[i].path);
+        free(v[i].name);
+        free(v[i].dir);
+    }
+    free(v);
 }
 
 /* Loads quietly: list, explain and lab are about the catalogue, not its lint. */
@@ -102,30 +184,50 @@ catalog__load(const char *path, profile_t **p, char *err, size_t errlen)
     return profile_load_warn(path, NULL, p, err, errlen);
 }
 
+/* One group per directory, in search order, each under a "# DIR (origin)"
+ * line: where each profile comes from, and which one a name resolves to. */
 int
 catalog_list(FILE *out)
 {
-    char **paths = NULL;
+    catalog_entry_t *v = NULL;
     size_t n = 0;
+    const char *shown = NULL;
+    paths_dir_t *dirs = NULL;
+    size_t ndirs = 0;
+    size_t d;
     size_t i;
     int rc = 0;
 
-    if (catalog_scan(catalog_dir(), &paths, &n) != 0) {
-        fprintf(stderr, "sshmock: cannot read the profile directory %s\n", catalog_dir());
+    if (catalog_scan_all(&v, &n) != 0 || n == 0) {
+        fprintf(stderr, "sshmock: no profiles found (shipped ones expected in %s)\n",
+                catalog_dir());
+        catalog_entries_free(v, n);
         return 1;
     }
-    for (i = 0; i < n; i++) {
-        profile_t *p = NULL;
-        char err[1024];
-        if (catalog__load(paths[i], &p, err, sizeof err) != 0) {
-            fprintf(stderr, "%s\n", err);
-            rc = 2;
-            continue;
+    paths_profile_dirs(&dirs, &ndirs);
+    for (d = 0; d < ndirs; d++) {
+        for (i = 0; i < n; i++) {
+            profile_t *p = NULL;
+            char err[1024];
+            if (strcmp(v[i].dir, dirs[d].dir) != 0) {
+                continue;
+            }
+            if (shown != dirs[d].dir) {
+                fprintf(out, "%s# %s (%s)\n", shown != NULL ? "\n" : "", dirs[d].dir,
+                        v[i].origin);
+                shown = dirs[d].dir;
+            }
+            if (catalog__load(v[i].path, &p, err, sizeof err) != 0) {
+                fprintf(stderr, "%s\n", err);
+                rc = 2;
+                continue;
+            }
+            fprintf(out, "%-28s %s\n", v[i].name, p->description);
+            profile_free(p);
         }
-        fprintf(out, "%-28s %s\n", p->name, p->description);
-        profile_free(p);
     }
-    catalog_paths_free(paths, n);
+    paths_profile_dirs_free(dirs, ndirs);
+    catalog_entries_free(v, n);
     return rc;
 }
 
@@ -199,19 +301,20 @@ catalog_lab(const char *listen_addr, int base_port, const char *state_dir, int q
     uv_loop_t *loop = uv_default_loop();
     sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
     server_t *servers = NULL;
-    char **paths = NULL;
+    catalog_entry_t *v = NULL;
     size_t n = 0;
     size_t started = 0;
     size_t i;
     int rc = 0;
 
-    if (catalog_scan(catalog_dir(), &paths, &n) != 0 || n == 0) {
-        fprintf(stderr, "sshmock lab: no profiles in %s\n", catalog_dir());
+    if (catalog_scan_all(&v, &n) != 0 || n == 0) {
+        fprintf(stderr, "sshmock lab: no profiles (shipped ones expected in %s)\n", catalog_dir());
+        catalog_entries_free(v, n);
         return 2;
     }
     servers = calloc(n, sizeof *servers);
     if (servers == NULL) {
-        catalog_paths_free(paths, n);
+        catalog_entries_free(v, n);
         return 1;
     }
     cfg.state_dir = state_dir;
@@ -220,7 +323,7 @@ catalog_lab(const char *listen_addr, int base_port, const char *state_dir, int q
     for (i = 0; i < n; i++) {
         char err[1024];
         profile_t *p = NULL;
-        if (catalog__load(paths[i], &p, err, sizeof err) != 0 ||
+        if (catalog__load(v[i].path, &p, err, sizeof err) != 0 ||
             server_init(&servers[i], loop, p, &cfg, err, sizeof err) != 0) {
             fprintf(stderr, "sshmock lab: %s\n", err);
             rc = 2;
@@ -254,7 +357,26 @@ catalog_lab(const char *listen_addr, int base_port, const char *state_dir, int q
         server_free(&servers[i]);
     }
     free(servers);
-    catalog_paths_free(paths, n);
+    catalog_entries_free(v, n);
     uv_loop_close(loop);
     return rc;
+}
+
+int
+catalog_lab_port(const char *name, int base_port)
+{
+    catalog_entry_t *v = NULL;
+    size_t n = 0;
+    size_t i;
+    int port = -1;
+
+    if (catalog_scan_all(&v, &n) == 0) {
+        for (i = 0; i < n; i++) {
+            if (strcmp(v[i].name, name) == 0) {
+                port = base_port + (int)i;
+            }
+        }
+    }
+    catalog_entries_free(v, n);
+    return port;
 }

@@ -4,7 +4,9 @@
  * Exit status: 0 success, 1 runtime failure (cannot listen, ...),
  * 2 usage or profile error (nothing is served).
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <sshmock/sshmock.h>
 
 #include "cli/catalog.h"
+#include "cli/probe.h"
 #include "cli/matrix.h"
 #include "profile/clients.h"
 #include "profile/profile.h"
@@ -30,17 +33,19 @@ static const char main__usage[] =
     "Usage:\n"
     "  sshmock serve [PROFILE] [options]   serve a profile (default: modern)\n"
     "  sshmock check PROFILE               validate a profile and print it, like sshd -T\n"
-    "  sshmock list                        the shipped profiles (the failure catalogue)\n"
+    "  sshmock list                        the profiles (the failure catalogue) and where each is\n"
     "  sshmock explain PROFILE             what a scenario is, what clients print, the fixes\n"
     "  sshmock lab [--base-port N]         serve every profile at once, one port each\n"
+    "  sshmock probe ADDR:PORT             is an SSH server answering there? (health checks)\n"
     "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
     "  sshmock --help | --version\n"
     "\n"
-    "PROFILE is a file, or the name of a shipped profile (for example\n"
-    "\"legacy-kex-group1\" for profiles/legacy-kex-group1.conf).\n"
+    "PROFILE is a file, or the name of a profile (for example \"legacy-kex-group1\"),\n"
+    "looked for in $SSHMOCK_PROFILE_PATH, ~/.config/sshmock/profiles, then among\n"
+    "the shipped ones; \"sshmock list\" shows them all and where each comes from.\n"
     "\n"
     "Run \"sshmock COMMAND --help\" for a command's options. The profile language is\n"
-    "described in docs/profile-reference.md.\n";
+    "described in sshmock-profile(5) and docs/profile-reference.md.\n";
 
 static const char main__serve_usage[] =
     "Usage: sshmock serve [PROFILE] [options]\n"
@@ -62,6 +67,8 @@ static const char main__serve_usage[] =
     "                        ~/.local/state/sshmock)\n"
     "  -q, --quiet           no event lines on stderr\n"
     "      --log-passwords   include the passwords clients try in the log\n"
+    "      --ready-fd N      when ready, also write the \"listening on\" line to file\n"
+    "                        descriptor N and close it (for supervisors)\n"
     "  -h, --help            this help\n"
     "\n"
     "Exit status: 0 after a clean stop, 1 if it cannot serve, 2 for a bad\n"
@@ -124,10 +131,12 @@ main__serve(int argc, char **argv)
         { "state-dir", required_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
         { "log-passwords", no_argument, NULL, 'P' },
+        { "ready-fd", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
+    int ready_fd = -1;
     char err[1024] = "";
     profile_t *p = NULL;
     server_t srv;
@@ -152,6 +161,14 @@ main__serve(int argc, char **argv)
         case 's': cfg.state_dir = optarg; break;
         case 'q': cfg.quiet = 1; break;
         case 'P': cfg.log_passwords = 1; break;
+        case 'R':
+            if (main__parse_port(optarg, &ready_fd) != 0 || ready_fd < 3 ||
+                fcntl(ready_fd, F_GETFD) < 0) {
+                fprintf(stderr, "sshmock serve: --ready-fd %s: not an open descriptor above 2\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': fputs(main__serve_usage, stdout); return 0;
         default: fputs(main__serve_usage, stderr); return EXIT_USAGE;
         }
@@ -184,6 +201,10 @@ main__serve(int argc, char **argv)
     server_handle_signals(&srv);
     printf("listening on %s:%d\n", srv.addr, srv.port);
     fflush(stdout);
+    if (ready_fd >= 0) {
+        dprintf(ready_fd, "listening on %s:%d\n", srv.addr, srv.port);
+        close(ready_fd);
+    }
 
     uv_run(loop, UV_RUN_DEFAULT);
     server_free(&srv);
@@ -197,11 +218,15 @@ main__serve(int argc, char **argv)
 static const char main__lab_usage[] =
     "Usage: sshmock lab [--base-port N] [--listen ADDR] [--state-dir DIR] [--quiet]\n"
     "                   [--log-json FILE]\n"
+    "       sshmock lab [--base-port N] --print-port PROFILE\n"
     "\n"
-    "Serves every profile of the catalogue at once, each on its own port (from\n"
-    "N up, in name order; default 2200; 0 picks free ports), and prints the map:\n"
-    "port, profile, description. For labs where students meet each SSH failure\n"
-    "and learn to diagnose it. Stops on SIGINT or SIGTERM.\n";
+    "Serves every profile at once (the shipped ones, the user's and those of\n"
+    "$SSHMOCK_PROFILE_PATH, as \"sshmock list\" shows them), each on its own port\n"
+    "(from N up, in name order; default 2200; 0 picks free ports), and prints the\n"
+    "map: port, profile, description. For labs where students meet each SSH\n"
+    "failure and learn to diagnose it. Stops on SIGINT or SIGTERM.\n"
+    "\n"
+    "--print-port PROFILE prints the port the lab gives PROFILE, and exits.\n";
 
 /* The client names come from profile/clients.h, so the help text is
  * printed, not a constant. */
@@ -237,8 +262,11 @@ main__matrix_help(FILE *f)
         "      --json FILE       write the results as JSON\n"
         "      --junit FILE      write JUnit XML (one testcase per cell) for CI systems\n"
         "      --html FILE       write a self-contained HTML report\n"
+        "      --strict          a cell whose profile has no Expect line for its client\n"
+        "                        fails instead of passing unchecked (CI uses it)\n"
         "  -s, --state-dir DIR   where host keys are kept (as for serve)\n"
-        "      --drivers DIR     client drivers (default: client-tests/drivers of the source)\n"
+        "      --drivers DIR     client drivers (default: $SSHMOCK_DRIVER_DIR, the installed\n"
+        "                        ones, else client-tests/drivers of the source)\n"
         "  -q, --quiet           no progress lines\n"
         "\n"
         "Exit status: 0 when every expectation held (and, with --fixes, every fix\n"
@@ -255,10 +283,12 @@ main__lab(int argc, char **argv)
         { "state-dir", required_argument, NULL, 's' },
         { "log-json", required_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
+        { "print-port", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *listen_addr = NULL;
+    const char *print_port = NULL;
     const char *state_dir = NULL;
     const char *log_json = NULL;
     int base = 2200;
@@ -278,6 +308,7 @@ main__lab(int argc, char **argv)
         case 's': state_dir = optarg; break;
         case 'j': log_json = optarg; break;
         case 'q': quiet = 1; break;
+        case 'P': print_port = optarg; break;
         case 'h': fputs(main__lab_usage, stdout); return 0;
         default: fputs(main__lab_usage, stderr); return EXIT_USAGE;
         }
@@ -285,6 +316,15 @@ main__lab(int argc, char **argv)
     if (optind < argc) {
         fputs(main__lab_usage, stderr);
         return EXIT_USAGE;
+    }
+    if (print_port != NULL) {
+        int port = catalog_lab_port(print_port, base);
+        if (port < 0) {
+            fprintf(stderr, "sshmock lab: no profile named '%s' (sshmock list)\n", print_port);
+            return EXIT_USAGE;
+        }
+        printf("%d\n", port);
+        return 0;
     }
     return catalog_lab(listen_addr, base, state_dir, quiet, log_json);
 }
@@ -498,8 +538,8 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("sshmock %s (libssh %s, libuv %s)\n", SSHMOCK_VERSION, ssh_version(0),
-               uv_version_string());
+        printf("sshmock %s (libssh %s, libuv %s, %s)\n", SSHMOCK_VERSION, ssh_version(0),
+               uv_version_string(), OpenSSL_version(OPENSSL_VERSION));
         return 0;
     }
     if (strcmp(argv[1], "serve") == 0) {
@@ -509,6 +549,15 @@ main(int argc, char **argv)
         return main__check(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "list") == 0) {
+        if (argc > 2) {
+            int help = strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0;
+            fputs("Usage: sshmock list\n\nEvery profile a name can refer to, grouped by where it "
+                  "comes from: the\ndirectories of $SSHMOCK_PROFILE_PATH, the user's "
+                  "~/.config/sshmock/profiles,\nthen the shipped catalogue. A name found in an "
+                  "earlier directory hides\nthe same name in later ones.\n",
+                  help ? stdout : stderr);
+            return help ? 0 : EXIT_USAGE;
+        }
         return catalog_list(stdout);
     }
     if (strcmp(argv[1], "explain") == 0) {
@@ -525,6 +574,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "matrix") == 0) {
         return main__matrix(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "probe") == 0) {
+        return probe_main(argc - 1, argv + 1);
     }
     fprintf(stderr, "sshmock: unknown command '%s'\n\n%s", argv[1], main__usage);
     return EXIT_USAGE;

@@ -11,11 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/paths.h"
 #include "net/conn.h"
 
-#ifndef SSHMOCK_DRIVER_DIR
-#define SSHMOCK_DRIVER_DIR "client-tests/drivers"
-#endif
 
 /* What a client prints is kept up to this much per stream: enough for any
  * error, bounded against a client that loops printing. */
@@ -61,10 +59,7 @@ matrix__driver_path(const matrix_t *m, const char *model)
     size_t i;
 
     if (dir == NULL) {
-        dir = getenv("SSHMOCK_DRIVER_DIR");
-    }
-    if (dir == NULL || dir[0] == '\0') {
-        dir = SSHMOCK_DRIVER_DIR;
+        dir = paths_drivers();
     }
     for (i = 0; i < UTIL_ARRAY_SIZE(exts); i++) {
         util_buf_t b = UTIL_BUF_INIT;
@@ -495,7 +490,7 @@ matrix__spawn(matrix_run_t *run)
 
     if (driver == NULL) {
         util_buf_printf(&run->ebuf, "sshmock-driver: %s not installed: no driver found in %s\n",
-                        cl->model, m->o->driver_dir != NULL ? m->o->driver_dir : SSHMOCK_DRIVER_DIR);
+                        cl->model, m->o->driver_dir != NULL ? m->o->driver_dir : paths_drivers());
         run->exited = 1;
         run->exit_status = 77;
         return -1;
