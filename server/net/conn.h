@@ -94,7 +94,7 @@ typedef struct conn_s {
     const conn_env_t *srv;
     uint64_t id;
     conn_state_t state;
-    char peer[64];           /* "ADDR:PORT" of the client */
+    char peer[80];           /* "ADDR:PORT" of the client */
 
     uv_tcp_t tcp;            /* the client */
     uv_pipe_t pair;          /* our end of the socketpair */
