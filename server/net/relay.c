@@ -47,7 +47,7 @@ static void relay__on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void
 relay__pause(relay_t *r, relay_dir_t dir)
 {
-    if (r->paused & (1u << dir) || r->draining & (1u << dir)) {
+    if (r->paused & (1u << dir)) {
         return;
     }
     r->paused |= 1u << dir;
@@ -199,7 +199,6 @@ void
 relay_drain(relay_t *r, relay_dir_t dir)
 {
     relay__resume(r, dir);
-    r->draining |= 1u << dir;
 }
 
 int

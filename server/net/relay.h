@@ -54,7 +54,6 @@ typedef struct relay_s {
     size_t held[2];           /* bytes of dir the filter holds */
     unsigned paused : 2;      /* bit dir: backpressure stopped its source */
     unsigned ended : 2;       /* bit dir: its source gave EOF or an error */
-    unsigned draining : 2;    /* bit dir: read to EOF whatever backpressure says */
 } relay_t;
 
 /* Takes over a->data and b->data (the relay finds itself through them). */
@@ -70,8 +69,9 @@ int relay_write(relay_t *r, relay_dir_t dir, char *buf, size_t len);
 /* The filter now holds n bytes of dir that it will write later. */
 void relay_set_held(relay_t *r, relay_dir_t dir, size_t n);
 
-/* Reads the source of dir to its end even past high water, so that the
- * last words of a closing peer get through (the caller bounds the wait). */
+/* Reads the source of dir again now, even if backpressure had paused it,
+ * so that the last words of a closing peer get through (the caller bounds
+ * the wait). */
 void relay_drain(relay_t *r, relay_dir_t dir);
 
 /* Whether backpressure has stopped reading the source of dir. */
