@@ -2,18 +2,21 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/relay.h"
-#include "ssh/sshd.h"
+#include "base/util.h"
 
 /* How long a closing connection may take to hand its last bytes (a
  * DISCONNECT, say) to a client that does not read them. */
 #define CONN_LINGER_MS 2000
+
+#define CONN_OF(ptr, member) ((conn_t *)(void *)((char *)(ptr) - offsetof(conn_t, member)))
 
 const char *
 conn_state_name(conn_state_t st)
@@ -28,6 +31,80 @@ conn_state_name(conn_state_t st)
     return "unknown";
 }
 
+/* --- timers ------------------------------------------------------------------ */
+
+/* All of a connection's timers (the wire's, by purpose, LoginGraceTime and
+ * the linger) share one uv_timer armed for the earliest deadline: a
+ * deadline is 8 bytes where a uv_timer_t is 152, and only two or three are
+ * ever armed at once. Each purpose keeps its own deadline, so starting one
+ * never loses another. */
+static void conn__on_timer(uv_timer_t *t);
+static void conn__on_grace(conn_t *c);
+static void conn__close_handles(conn_t *c);
+
+static void
+conn__timer_arm(conn_t *c)
+{
+    uint64_t now = uv_now(c->srv->loop);
+    uint64_t next = 0;
+    int i;
+
+    if (uv_is_closing((uv_handle_t *)&c->timer)) {
+        return;
+    }
+    for (i = 0; i < CONN_TIMER__COUNT; i++) {
+        if (c->due[i] != 0 && (next == 0 || c->due[i] < next)) {
+            next = c->due[i];
+        }
+    }
+    if (next == 0) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uv_timer_start(&c->timer, conn__on_timer, next > now ? next - now : 0, 0);
+}
+
+static void
+conn__timer_start(conn_t *c, int id, uint64_t ms)
+{
+    uint64_t due = uv_now(c->srv->loop) + ms;
+
+    c->due[id] = due != 0 ? due : 1;
+    conn__timer_arm(c);
+}
+
+static void
+conn__timer_stop(conn_t *c, int id)
+{
+    if (c->due[id] != 0) {
+        c->due[id] = 0;
+        conn__timer_arm(c);
+    }
+}
+
+static void
+conn__on_timer(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    uint64_t now = uv_now(c->srv->loop);
+    int i;
+
+    for (i = 0; i < CONN_TIMER__COUNT; i++) {
+        if (c->due[i] == 0 || c->due[i] > now) {
+            continue;
+        }
+        c->due[i] = 0;
+        if (i < WIRE_TIMER__COUNT) {
+            wire_on_timer(&c->wire, (wire_timer_t)i);
+        } else if (i == CONN_TIMER_GRACE) {
+            conn__on_grace(c);
+        } else {
+            conn__close_handles(c); /* the linger is over */
+        }
+    }
+    conn__timer_arm(c);
+}
+
 void
 conn_set_state(conn_t *c, conn_state_t st)
 {
@@ -36,64 +113,88 @@ conn_set_state(conn_t *c, conn_state_t st)
     }
     c->state = st;
     if (st == CONN_OPEN || st == CONN_CLOSING) {
-        /* LoginGraceTime only bounds the time before authentication. */
-        uv_timer_stop(&c->grace);
+        /* LoginGraceTime only bounds the time before authentication, and
+         * MaxStartups only counts connections before it. */
+        conn__timer_stop(c, CONN_TIMER_GRACE);
+        if (c->unauth) {
+            c->unauth = 0;
+            c->srv->counts->unauth--;
+        }
     }
 }
+
+/* --- handles and their end ------------------------------------------------ */
 
 static void
 conn__free(conn_t *c)
 {
-    server_t *s = c->srv;
-
+    if (c->unauth) {
+        c->unauth = 0;
+        c->srv->counts->unauth--;
+    }
     channel_free_all(c);
-    sshd_session_free(c);
-    wire_free(c);
-    server_conn_gone(s, c);
+    sshd_session_free(&c->sshd);
+    wire_free(&c->wire);
+    if (c->srv->gone != NULL) {
+        c->srv->gone(c->srv->owner, c);
+    }
     free(c);
 }
 
-void
-conn_on_handle_closed(uv_handle_t *h)
+static void
+conn__handle_closed(conn_t *c)
 {
-    conn_t *c = h->data;
-
     if (--c->handles == 0) {
         conn__free(c);
     }
 }
 
+/* The timers carry the connection in their data; the streams carry the
+ * relay, and the poll handle sshd: those are found by their place in
+ * conn_t. */
 static void
-conn__close_handle(conn_t *c, uv_handle_t *h)
+conn__on_timer_closed(uv_handle_t *h)
 {
-    (void)c;
-    if (h->data != NULL && !uv_is_closing(h)) {
-        uv_close(h, conn_on_handle_closed);
+    conn__handle_closed(h->data);
+}
+
+static void
+conn__on_tcp_closed(uv_handle_t *h)
+{
+    conn__handle_closed(CONN_OF(h, tcp));
+}
+
+static void
+conn__on_pair_closed(uv_handle_t *h)
+{
+    conn__handle_closed(CONN_OF(h, pair));
+}
+
+static void
+conn__on_poll_closed(uv_handle_t *h)
+{
+    conn__handle_closed(CONN_OF(h, sshd.poll));
+}
+
+static void
+conn__close_handle(uv_handle_t *h, uv_close_cb cb)
+{
+    if (!uv_is_closing(h)) {
+        uv_close(h, cb);
     }
 }
 
 static void
 conn__close_handles(conn_t *c)
 {
-    conn__close_handle(c, (uv_handle_t *)&c->tcp);
-    conn__close_handle(c, (uv_handle_t *)&c->pair);
-    conn__close_handle(c, (uv_handle_t *)&c->poll);
-    conn__close_handle(c, (uv_handle_t *)&c->grace);
-    conn__close_handle(c, (uv_handle_t *)&c->linger);
-    conn__close_handle(c, (uv_handle_t *)&c->wire.timer);
+    conn__close_handle((uv_handle_t *)&c->tcp, conn__on_tcp_closed);
+    conn__close_handle((uv_handle_t *)&c->pair, conn__on_pair_closed);
+    conn__close_handle((uv_handle_t *)&c->timer, conn__on_timer_closed);
 }
 
 static void
-conn__on_linger(uv_timer_t *t)
+conn__on_grace(conn_t *c)
 {
-    conn__close_handles(t->data);
-}
-
-static void
-conn__on_grace(uv_timer_t *t)
-{
-    conn_t *c = t->data;
-
     conn_close(c, CONN_BY_SERVER, 0, "LoginGraceTime of %ds exceeded before authentication",
                c->srv->profile->login_grace_time);
 }
@@ -111,14 +212,16 @@ conn__on_shutdown(uv_shutdown_t *req, int status)
          * client's next bytes with RST, and the client would report a
          * broken pipe instead of the closed connection it sees from a real
          * server that hangs up. */
-        uv_timer_start(&c->linger, conn__on_linger, CONN_LINGER_MS, 0);
+        conn__timer_start(c, CONN_TIMER_LINGER, CONN_LINGER_MS);
         return;
     }
     conn__close_handles(c);
 }
 
-void
-conn_client_gone(conn_t *c)
+/* The client closed or failed while the connection was already closing
+ * (half-closed by a FIN fault): nothing is left to wait for. */
+static void
+conn__client_gone(conn_t *c)
 {
     if (c->state == CONN_CLOSING && c->finishing) {
         conn__close_handles(c);
@@ -153,8 +256,10 @@ conn__finish_client(conn_t *c)
     }
 }
 
-void
-conn_pair_drained(conn_t *c)
+/* libssh's end is closed and all it wrote has been read: finish the
+ * client side once our writes to it are out. */
+static void
+conn__pair_drained(conn_t *c)
 {
     if (c->state != CONN_CLOSING) {
         return; /* teardown will come back here */
@@ -170,22 +275,28 @@ conn__teardown(conn_t *c)
     CONN_LOG(c, "close", "by", by, "state", conn_state_name(c->state),
              "reason", c->close_reason, NULL);
     conn_set_state(c, CONN_CLOSING);
-    sshd_session_shutdown(c); /* libssh's end of the socketpair closes here */
+    /* ssh_disconnect() frees libssh's channels: ours must go first. */
+    channel_free_all(c);
+    /* libssh's end of the socketpair closes here. */
+    sshd_session_shutdown(&c->sshd, c->send_disconnect ? c->close_reason : NULL,
+                          conn__on_poll_closed);
     if (c->close_mode == CONN_CLOSE_RST && !c->tcp_eof) {
         /* SO_LINGER 0 then close: the kernel sends RST, not FIN. */
         c->finishing = 1;
-        uv_tcp_close_reset(&c->tcp, conn_on_handle_closed);
+        if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
+            uv_tcp_close_reset(&c->tcp, conn__on_tcp_closed);
+        }
         conn__close_handles(c);
         return;
     }
     if (c->close_mode == CONN_CLOSE_FIN) {
-        c->wire.cut = 1; /* nothing more from libssh reaches the client */
+        wire_cut(&c->wire); /* nothing more from libssh reaches the client */
         conn__finish_client(c);
         return;
     }
     if (c->tcp_eof || c->pair_eof || c->session == NULL) {
         if (c->pair_eof) {
-            conn_pair_drained(c);
+            conn__pair_drained(c);
         } else {
             conn__close_handles(c);
         }
@@ -193,14 +304,14 @@ conn__teardown(conn_t *c)
     }
     /* Keep reading the pair until EOF so that the client gets libssh's last
      * words; the linger timer bounds the wait. */
-    relay_drain(c);
-    uv_timer_start(&c->linger, conn__on_linger, CONN_LINGER_MS, 0);
+    relay_drain(&c->relay, RELAY_S2C);
+    conn__timer_start(c, CONN_TIMER_LINGER, CONN_LINGER_MS);
 }
 
 void
 conn_maybe_teardown(conn_t *c)
 {
-    if (c->close_requested && !c->in_libssh && c->state != CONN_CLOSING) {
+    if (c->close_requested && !sshd_in_libssh(&c->sshd) && c->state != CONN_CLOSING) {
         conn__teardown(c);
     }
 }
@@ -216,12 +327,249 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
     }
     c->close_requested = 1;
     c->closed_by = by;
-    c->send_disconnect = send_disconnect;
+    c->send_disconnect = send_disconnect != 0;
     va_start(ap, fmt);
     vsnprintf(c->close_reason, sizeof c->close_reason, fmt, ap);
     va_end(ap);
     conn_maybe_teardown(c);
 }
+
+/* --- the relay's filter: the wire ----------------------------------------- */
+
+static void
+conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
+{
+    conn_t *c = ud;
+
+    /* While closing, what the client still sends has nowhere to go; what
+     * libssh wrote last (a DISCONNECT, say) still goes to the client. */
+    if (c->state == CONN_CLOSING && dir == RELAY_C2S) {
+        free(buf);
+        return;
+    }
+    wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
+}
+
+static void
+conn__relay_end(conn_t *c, relay_dir_t dir, const char *why)
+{
+    if (dir == RELAY_C2S) {
+        c->tcp_eof = 1;
+        conn__client_gone(c);
+        if (why == NULL) {
+            conn_close(c, CONN_BY_CLIENT, 0, "connection closed by client");
+        } else {
+            conn_close(c, CONN_BY_CLIENT, 0, "client connection error: %s", why);
+        }
+        return;
+    }
+    c->pair_eof = 1;
+    conn_close(c, CONN_BY_SERVER, 0, "libssh closed the session");
+    conn__pair_drained(c);
+}
+
+static void
+conn__relay_eof(void *ud, relay_dir_t dir)
+{
+    conn__relay_end(ud, dir, NULL);
+}
+
+static void
+conn__relay_error(void *ud, relay_dir_t dir, relay_op_t op, int status)
+{
+    conn_t *c = ud;
+
+    if (op == RELAY_OP_READ) {
+        conn__relay_end(c, dir, uv_strerror(status));
+    } else if (dir == RELAY_S2C) {
+        c->tcp_eof = 1;
+        conn_close(c, CONN_BY_CLIENT, 0, "write to client failed: %s", uv_strerror(status));
+    } else {
+        conn_close(c, CONN_BY_SERVER, 0, "write to libssh failed: %s", uv_strerror(status));
+    }
+}
+
+static const relay_ops_t conn__relay_ops = {
+    .on_data = conn__relay_data,
+    .on_eof = conn__relay_eof,
+    .on_error = conn__relay_error,
+};
+
+/* --- what the wire asks for ----------------------------------------------- */
+
+static void
+conn__wire_to_client(void *ud, char *buf, size_t len)
+{
+    conn_t *c = ud;
+
+    relay_write(&c->relay, RELAY_S2C, buf, len);
+}
+
+static void
+conn__wire_to_server(void *ud, char *buf, size_t len)
+{
+    conn_t *c = ud;
+
+    relay_write(&c->relay, RELAY_C2S, buf, len);
+}
+
+static void
+conn__wire_hang_up(void *ud, wire_hangup_t mode, const char *reason)
+{
+    conn_t *c = ud;
+
+    c->close_mode = mode == WIRE_HANGUP_RST ? CONN_CLOSE_RST
+                  : mode == WIRE_HANGUP_FIN ? CONN_CLOSE_FIN
+                  : CONN_CLOSE_GRACEFUL;
+    conn_close(c, CONN_BY_SERVER, 0, "%s", reason);
+}
+
+static void
+conn__wire_close(void *ud, int disconnect, const char *reason)
+{
+    conn_close(ud, CONN_BY_SERVER, disconnect, "%s", reason);
+}
+
+static int
+conn__wire_closing(void *ud)
+{
+    const conn_t *c = ud;
+
+    return c->close_requested;
+}
+
+static void
+conn__wire_held(void *ud, size_t n)
+{
+    conn_t *c = ud;
+
+    relay_set_held(&c->relay, RELAY_S2C, n);
+}
+
+static void
+conn__wire_stalled(void *ud)
+{
+    conn_t *c = ud;
+
+    conn__timer_stop(c, CONN_TIMER_GRACE); /* a stalled box has no LoginGraceTime */
+}
+
+static void
+conn__wire_timer_start(void *ud, wire_timer_t t, uint64_t ms)
+{
+    conn__timer_start(ud, (int)t, ms);
+}
+
+static void
+conn__wire_timer_stop(void *ud, wire_timer_t t)
+{
+    conn__timer_stop(ud, (int)t);
+}
+
+static const wire_ops_t conn__wire_ops = {
+    .to_client = conn__wire_to_client,
+    .to_server = conn__wire_to_server,
+    .hang_up = conn__wire_hang_up,
+    .close = conn__wire_close,
+    .closing = conn__wire_closing,
+    .held = conn__wire_held,
+    .stalled = conn__wire_stalled,
+    .timer_start = conn__wire_timer_start,
+    .timer_stop = conn__wire_timer_stop,
+};
+
+/* --- what the libssh session asks for --------------------------------------- */
+
+static void
+conn__sshd_kex_done(void *ud)
+{
+    conn_set_state(ud, CONN_AUTH);
+}
+
+static int
+conn__sshd_request(void *ud, ssh_message msg)
+{
+    conn_t *c = ud;
+
+    switch (ssh_message_type(msg)) {
+    case SSH_REQUEST_AUTH:
+        return auth_handle(c, msg);
+    case SSH_REQUEST_CHANNEL_OPEN:
+        return channel_handle_open(c, msg);
+    case SSH_REQUEST_CHANNEL:
+        return channel_handle_request(c, msg);
+    default:
+        return 1;
+    }
+}
+
+static void
+conn__sshd_after_run(void *ud)
+{
+    conn_t *c = ud;
+    int fd = -1;
+    int inq = 0;
+
+    channel_flush_all(c);
+    if (c->close_requested) {
+        return;
+    }
+    /* What libssh wrote and the wire has not seen yet is still queued in
+     * the socketpair. */
+    if (uv_fileno((uv_handle_t *)&c->pair, &fd) == 0 && ioctl(fd, FIONREAD, &inq) != 0) {
+        inq = 0;
+    }
+    wire_after_libssh(&c->wire, inq > 0 ? (size_t)inq : 0);
+}
+
+static void
+conn__sshd_close(void *ud, int by_client, const char *reason)
+{
+    conn_close(ud, by_client ? CONN_BY_CLIENT : CONN_BY_SERVER, 0, "%s", reason);
+}
+
+static int
+conn__sshd_closing(void *ud)
+{
+    const conn_t *c = ud;
+
+    return c->close_requested;
+}
+
+static void
+conn__sshd_teardown(void *ud)
+{
+    conn_maybe_teardown(ud);
+}
+
+static int
+conn__sshd_client_gone(void *ud)
+{
+    const conn_t *c = ud;
+
+    return c->tcp_eof;
+}
+
+static const tap_kexinit_t *
+conn__sshd_kexinit(void *ud, tap_dir_t dir)
+{
+    const conn_t *c = ud;
+
+    return wire_kexinit(&c->wire, dir);
+}
+
+static const sshd_ops_t conn__sshd_ops = {
+    .kex_done = conn__sshd_kex_done,
+    .on_request = conn__sshd_request,
+    .after_run = conn__sshd_after_run,
+    .close = conn__sshd_close,
+    .closing = conn__sshd_closing,
+    .teardown = conn__sshd_teardown,
+    .client_gone = conn__sshd_client_gone,
+    .kexinit = conn__sshd_kexinit,
+};
+
+/* --- accept ---------------------------------------------------------------- */
 
 static void
 conn__peer_name(conn_t *c)
@@ -248,49 +596,75 @@ conn__peer_name(conn_t *c)
     }
 }
 
-void
-conn_accept(server_t *s)
+/* sshd's own MaxStartups, past the limit: it says so and hangs up
+ * (sshd's drop_connection()). */
+static void
+conn__maxstartups_drop(conn_t *c, int fd)
 {
+    static const char msg[] = "Exceeded MaxStartups\r\n";
+    const profile_t *p = c->srv->profile;
+    char *copy = malloc(sizeof msg - 1);
+
+    CONN_LOG(c, "maxstartups_drop", NULL);
+    if (copy != NULL) {
+        memcpy(copy, msg, sizeof msg - 1);
+        relay_write(&c->relay, RELAY_S2C, copy, sizeof msg - 1);
+    }
+    close(fd);
+    c->close_mode = CONN_CLOSE_FIN;
+    conn_close(c, CONN_BY_SERVER, 0, "past MaxStartups %d:%d:%d",
+               p->max_startups_start, p->max_startups_rate, p->max_startups_full);
+}
+
+/* Decides the faults and sshd's MaxStartups for the new connection, in that
+ * order of draws (a seeded run replays). */
+static void
+conn__decide(conn_t *c)
+{
+    const conn_env_t *env = c->srv;
+    const profile_t *p = env->profile;
+    size_t others = env->counts->unauth - 1; /* this one is counted already */
+
+    wire_init(&c->wire, p, env->log, c->id, others, env->rng, &conn__wire_ops, c);
+    if (p->max_startups_full > 0 &&
+        fault_maxstartups_drop(p->max_startups_start, p->max_startups_rate,
+                               p->max_startups_full, others,
+                               (unsigned)(fault_rng_next(env->rng) % 100))) {
+        c->maxstartups_drop = 1;
+    }
+}
+
+conn_t *
+conn_accept(const conn_env_t *env, uv_stream_t *listener)
+{
+    const profile_t *p = env->profile;
     conn_t *c = NULL;
     int sv[2] = { -1, -1 };
     int rc;
 
     c = calloc(1, sizeof *c);
     if (c == NULL) {
-        return; /* the pending connection stays in the backlog */
+        return NULL; /* the pending connection stays in the backlog */
     }
-    c->srv = s;
-    c->ssh_fd = -1;
+    c->srv = env;
     c->state = CONN_ACCEPTED;
-    uv_tcp_init(s->loop, &c->tcp);
-    c->tcp.data = c;
+    c->id = ++env->counts->next_id;
+    c->unauth = 1;
+    env->counts->unauth++;
+    uv_tcp_init(env->loop, &c->tcp);
     c->handles++;
-    uv_pipe_init(s->loop, &c->pair, 0);
-    c->pair.data = c;
+    uv_pipe_init(env->loop, &c->pair, 0);
     c->handles++;
-    uv_timer_init(s->loop, &c->grace);
-    c->grace.data = c;
+    uv_timer_init(env->loop, &c->timer);
+    c->timer.data = c;
     c->handles++;
-    uv_timer_init(s->loop, &c->linger);
-    c->linger.data = c;
-    c->handles++;
-    /* poll.data stays NULL until sshd_session_start() initialises it. */
-
-    c->id = ++s->next_conn_id;
-    snprintf(c->idstr, sizeof c->idstr, "%llu", (unsigned long long)c->id);
-    c->next = s->conns;
-    if (s->conns != NULL) {
-        s->conns->prev = c;
-    }
-    s->conns = c;
-    s->nconns++;
-    s->total_conns++;
-
-    rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+    relay_init(&c->relay, (uv_stream_t *)&c->tcp, (uv_stream_t *)&c->pair,
+               &conn__relay_ops, c);
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         c->tcp_eof = 1;
         conn_close(c, CONN_BY_SERVER, 0, "accept: %s", uv_strerror(rc));
-        return;
+        return c;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     conn__peer_name(c);
@@ -298,49 +672,46 @@ conn_accept(server_t *s)
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
         conn_close(c, CONN_BY_SERVER, 0, "socketpair: %s", strerror(errno));
-        return;
+        return c;
     }
     rc = uv_pipe_open(&c->pair, sv[0]);
     if (rc != 0) {
         close(sv[0]);
         close(sv[1]);
         conn_close(c, CONN_BY_SERVER, 0, "uv_pipe_open: %s", uv_strerror(rc));
-        return;
+        return c;
     }
-    wire_init(c);
+    /* Until here the wire is all zeroes, which wire_free() and wire_cut()
+     * accept: a connection that failed this early made no draws, as
+     * before. */
+    conn__decide(c);
     if (c->maxstartups_drop) {
-        /* What sshd's drop_connection() does past MaxStartups. */
-        static const char msg[] = "Exceeded MaxStartups\r\n";
-        char *copy = malloc(sizeof msg - 1);
-        CONN_LOG(c, "maxstartups_drop", NULL);
-        if (copy != NULL) {
-            memcpy(copy, msg, sizeof msg - 1);
-            relay_write(c, RELAY_S2C, copy, sizeof msg - 1);
-        }
-        close(sv[1]);
-        c->close_mode = CONN_CLOSE_FIN;
-        conn_close(c, CONN_BY_SERVER, 0, "past MaxStartups %d:%d:%d",
-                   s->profile->max_startups_start, s->profile->max_startups_rate,
-                   s->profile->max_startups_full);
-        return;
+        conn__maxstartups_drop(c, sv[1]);
+        return c;
     }
-    if (s->profile->login_grace_time > 0) {
-        uv_timer_start(&c->grace, conn__on_grace,
-                       (uint64_t)s->profile->login_grace_time * 1000u, 0);
+    if (p->login_grace_time > 0) {
+        conn__timer_start(c, CONN_TIMER_GRACE, (uint64_t)p->login_grace_time * 1000u);
     }
-    rc = relay_start(c);
+    rc = relay_start(&c->relay);
     if (rc != 0) {
         close(sv[1]);
         conn_close(c, CONN_BY_SERVER, 0, "relay: %s", uv_strerror(rc));
-        return;
+        return c;
     }
-    wire_stage(c, FAULT_STAGE_ACCEPT);
+    wire_stage(&c->wire, FAULT_STAGE_ACCEPT);
     if (c->close_requested) {
         close(sv[1]);
-        return;
+        return c;
     }
-    if (sshd_session_start(c, sv[1]) != 0) {
+    rc = sshd_session_start(&c->sshd, env->loop, p, env->bind, sv[1], env->log, c->id,
+                            &conn__sshd_ops, c);
+    c->session = sshd_session(&c->sshd);
+    if (rc != 0) {
         conn_close(c, CONN_BY_SERVER, 0, "cannot start the SSH session");
-        return;
+        return c;
     }
+    c->handles++; /* sshd's poll, closed by sshd_session_shutdown() */
+    conn_set_state(c, CONN_KEX);
+    sshd_drive(&c->sshd); /* sends the identification at once */
+    return c;
 }

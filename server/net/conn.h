@@ -2,7 +2,15 @@
  * conn: one client connection and its life.
  *
  *   client TCP (uv_tcp_t) <-> relay <-> socketpair <-> libssh session
- *                                                      (uv_poll_t on its end)
+ *                               |                      (sshd, uv_poll_t)
+ *                              wire (tap + faults, as the relay's filter)
+ *
+ * conn owns the three parts and is the only one that writes its own
+ * fields: the relay, the wire and sshd each get an operations table from
+ * it and ask through it (send, hang up, close, time) rather than reaching
+ * into the connection. What conn needs from whoever runs it (the loop, the
+ * profile, the log, libssh's bind, counters) comes in a conn_env_t, so conn
+ * does not know the server.
  *
  * The state is explicit and advanced only by conn_set_state():
  *
@@ -17,12 +25,16 @@
 #define SSHMOCK_CONN_H
 
 #include <libssh/libssh.h>
+#include <libssh/server.h>
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "net/relay.h"
+#include "profile/profile.h"
 #include "ssh/auth.h"
 #include "ssh/channel.h"
-#include "net/server.h"
+#include "ssh/sshd.h"
 #include "wire/wire.h"
 
 typedef enum {
@@ -46,53 +58,82 @@ typedef enum {
     CONN_BY_SERVER
 } conn_closer_t;
 
+/* A connection's timers: the wire's, by purpose, then its own. */
+enum {
+    CONN_TIMER_GRACE = WIRE_TIMER__COUNT, /* LoginGraceTime */
+    CONN_TIMER_LINGER,                    /* bounds how long a closing connection flushes */
+    CONN_TIMER__COUNT
+};
+
+/* Kept by the owner, counted by conn. */
+typedef struct conn_counts_s {
+    uint64_t next_id;      /* the last id given */
+    size_t unauth;         /* not yet OPEN or CLOSING: what MaxStartups counts */
+} conn_counts_t;
+
+struct conn_s;
+
+/* What a connection needs from whoever runs it; outlives every connection. */
+typedef struct conn_env_s {
+    uv_loop_t *loop;
+    const profile_t *profile;
+    log_t *log;
+    ssh_bind bind;           /* algorithms, banner and keys, applied to each session */
+    struct auth_keyring_s *keyrings; /* per account: its authorized keys */
+    int log_passwords;
+    uint64_t *rng;           /* MaxStartups draws; seeded, so runs replay */
+    conn_counts_t *counts;
+    /* The connection's memory is about to go (it is still readable). */
+    void (*gone)(void *owner, struct conn_s *c);
+    void *owner;
+} conn_env_t;
+
 typedef struct conn_s {
-    server_t *srv;
+    /* Named srv for auth.c and channel.c, which still read
+     * c->srv->profile, c->srv->keyrings and c->srv->log_passwords. */
+    const conn_env_t *srv;
     uint64_t id;
-    char idstr[24];          /* id as text, for log calls */
     conn_state_t state;
     char peer[80];           /* "ADDR:PORT" of the client */
 
     uv_tcp_t tcp;            /* the client */
     uv_pipe_t pair;          /* our end of the socketpair */
-    uv_poll_t poll;          /* libssh's end; only libssh reads or writes it */
-    uv_timer_t grace;        /* LoginGraceTime */
-    uv_timer_t linger;       /* bounds how long a closing connection flushes */
+    uv_timer_t timer;        /* armed for the earliest of due[] */
+    uint64_t due[CONN_TIMER__COUNT]; /* loop time each timer is due; 0: off */
     int handles;             /* initialised handles not yet closed */
-    int poll_events;         /* events uv_poll is armed for (0: stopped) */
-    int ssh_fd;
 
-    ssh_session session;
-    ssh_event event;         /* after key exchange */
-    int in_libssh;           /* inside a libssh call: teardown must wait */
+    relay_t relay;
+    wire_t wire;             /* tap + fault engine: the relay's filter */
+    sshd_t sshd;             /* the libssh session */
+    ssh_session session;     /* sshd's, for auth.c and channel.c */
 
-    int tcp_eof;             /* the client closed or failed */
-    int pair_eof;            /* libssh closed its end */
-    int tcp_read_paused;     /* backpressure: the pair is not draining */
-    int pair_read_paused;    /* backpressure: the client is not draining */
-
-    int close_requested;
+    unsigned tcp_eof : 1;          /* the client closed or failed */
+    unsigned pair_eof : 1;         /* libssh closed its end */
+    unsigned close_requested : 1;
+    unsigned finishing : 1;        /* the client side's FIN or RST is under way */
+    unsigned maxstartups_drop : 1; /* past MaxStartups: refused at accept */
+    unsigned send_disconnect : 1;  /* tell the client why, with SSH_MSG_DISCONNECT */
+    unsigned unauth : 1;           /* counted in counts->unauth */
     conn_close_mode_t close_mode;
-    int finishing;           /* the client side's FIN or RST is under way */
-    int maxstartups_drop;    /* past MaxStartups: refused at accept */
     conn_closer_t closed_by;
-    int send_disconnect;     /* tell the client why, with SSH_MSG_DISCONNECT */
     char close_reason[256];
 
-    wire_t wire;             /* tap + fault engine on the relay */
     auth_state_t auth;
     channel_t *channels;
 
+    /* The owner's list; conn never touches them. */
     struct conn_s *prev;
     struct conn_s *next;
 } conn_t;
 
 const char *conn_state_name(conn_state_t st);
 
-/* Accepts a pending connection from the listener and starts it. */
-void conn_accept(server_t *s);
+/* Accepts a pending connection from listener and starts it. Returns the
+ * connection (which may already be closing), or NULL when memory is short
+ * (the pending connection stays in the backlog). */
+conn_t *conn_accept(const conn_env_t *env, uv_stream_t *listener);
 
-/* The one place the state changes (and is logged). */
+/* The one place the state changes. */
 void conn_set_state(conn_t *c, conn_state_t st);
 
 /* Asks for the connection to end. The first reason given wins. */
@@ -102,18 +143,11 @@ void conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fm
 /* Runs the teardown if one was asked for and libssh is not on the stack. */
 void conn_maybe_teardown(conn_t *c);
 
-/* libssh's end is closed and all it wrote has been read: finish the
- * client side once our writes to it are out. */
-void conn_pair_drained(conn_t *c);
-
-/* The client closed or failed while the connection was already closing
- * (half-closed by a FIN fault): nothing is left to wait for. */
-void conn_client_gone(conn_t *c);
-
-/* The close callback of every handle of a connection: the last one frees it. */
-void conn_on_handle_closed(uv_handle_t *h);
-
 /* Shorthand for logging with this connection's id. */
-#define CONN_LOG(c, event, ...) log_event(&(c)->srv->log, (c)->id, (event), __VA_ARGS__)
+#define CONN_LOG(c, event, ...) log_event((c)->srv->log, (c)->id, (event), __VA_ARGS__)
+
+/* For auth.c and channel.c, which still call it with the connection: the
+ * lead drops this once they take a session context. */
+#define wire_stage_after_output(c, stage) wire_stage_after_output(&(c)->wire, (stage))
 
 #endif /* SSHMOCK_CONN_H */

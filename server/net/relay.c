@@ -1,32 +1,36 @@
 #include "net/relay.h"
 
 #include <stdlib.h>
-
-#include "net/conn.h"
+#include <string.h>
 
 typedef struct relay_write_s {
     uv_write_t req;
-    struct conn_s *conn;
+    relay_t *relay;
     relay_dir_t dir;
     char *buf;
 } relay_write_t;
 
+/* One read buffer per thread (each loop runs on one thread, and libuv
+ * calls the read callback right after the allocation): what was read is
+ * copied out at its size before the next read. */
+static _Thread_local char relay__scratch[RELAY_READ_SIZE];
+
 static uv_stream_t *
-relay__src(conn_t *c, relay_dir_t dir)
+relay__src(relay_t *r, relay_dir_t dir)
 {
-    return dir == RELAY_C2S ? (uv_stream_t *)&c->tcp : (uv_stream_t *)&c->pair;
+    return r->end[dir == RELAY_C2S ? 0 : 1];
 }
 
 static uv_stream_t *
-relay__dst(conn_t *c, relay_dir_t dir)
+relay__dst(relay_t *r, relay_dir_t dir)
 {
-    return dir == RELAY_C2S ? (uv_stream_t *)&c->pair : (uv_stream_t *)&c->tcp;
+    return r->end[dir == RELAY_C2S ? 1 : 0];
 }
 
-static int *
-relay__paused(conn_t *c, relay_dir_t dir)
+static size_t
+relay__waiting(relay_t *r, relay_dir_t dir)
 {
-    return dir == RELAY_C2S ? &c->tcp_read_paused : &c->pair_read_paused;
+    return uv_stream_get_write_queue_size(relay__dst(r, dir)) + r->held[dir];
 }
 
 static void
@@ -34,58 +38,73 @@ relay__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     (void)suggested;
-    buf->base = malloc(RELAY_READ_SIZE);
-    buf->len = buf->base != NULL ? RELAY_READ_SIZE : 0;
+    buf->base = relay__scratch;
+    buf->len = sizeof relay__scratch;
 }
 
-static void relay__on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-static void relay__on_pair_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void relay__on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static void
-relay__resume(conn_t *c, relay_dir_t dir)
+relay__pause(relay_t *r, relay_dir_t dir)
 {
-    int *paused = relay__paused(c, dir);
-
-    if (!*paused || (c->state == CONN_CLOSING && dir == RELAY_C2S)) {
+    if (r->paused & (1u << dir)) {
         return;
     }
-    *paused = 0;
-    uv_read_start(relay__src(c, dir), relay__alloc,
-                  dir == RELAY_C2S ? relay__on_tcp_read : relay__on_pair_read);
+    r->paused |= 1u << dir;
+    uv_read_stop(relay__src(r, dir));
+}
+
+static void
+relay__resume(relay_t *r, relay_dir_t dir)
+{
+    uv_stream_t *src = relay__src(r, dir);
+
+    if (!(r->paused & (1u << dir))) {
+        return;
+    }
+    r->paused &= ~(1u << dir);
+    if (!(r->ended & (1u << dir)) && !uv_is_closing((uv_handle_t *)src)) {
+        uv_read_start(src, relay__alloc, relay__on_read);
+    }
+}
+
+/* Pauses above high water, resumes below low water; between the two the
+ * source keeps whatever it was doing. */
+static void
+relay__check(relay_t *r, relay_dir_t dir)
+{
+    size_t waiting = relay__waiting(r, dir);
+
+    if (waiting > RELAY_HIGH_WATER) {
+        relay__pause(r, dir);
+    } else if (waiting < RELAY_LOW_WATER) {
+        relay__resume(r, dir);
+    }
 }
 
 static void
 relay__on_write(uv_write_t *req, int status)
 {
     relay_write_t *w = (relay_write_t *)req;
-    conn_t *c = w->conn;
+    relay_t *r = w->relay;
     relay_dir_t dir = w->dir;
 
     free(w->buf);
     free(w);
     if (status == UV_ECANCELED) {
-        return; /* the handle is closing; c may be on its way out */
+        return; /* the handle is closing; its owner may be on its way out */
     }
     if (status < 0) {
-        if (dir == RELAY_S2C) {
-            c->tcp_eof = 1;
-            conn_close(c, CONN_BY_CLIENT, 0, "write to client failed: %s",
-                       uv_strerror(status));
-        } else {
-            conn_close(c, CONN_BY_SERVER, 0, "write to libssh failed: %s",
-                       uv_strerror(status));
-        }
+        r->ops->on_error(r->ud, dir, RELAY_OP_WRITE, status);
         return;
     }
-    if (uv_stream_get_write_queue_size(relay__dst(c, dir)) < RELAY_LOW_WATER) {
-        relay__resume(c, dir);
-    }
+    relay__check(r, dir);
 }
 
 int
-relay_write(conn_t *c, relay_dir_t dir, char *buf, size_t len)
+relay_write(relay_t *r, relay_dir_t dir, char *buf, size_t len)
 {
-    uv_stream_t *dst = relay__dst(c, dir);
+    uv_stream_t *dst = relay__dst(r, dir);
     relay_write_t *w = NULL;
     uv_buf_t b;
     int rc;
@@ -97,9 +116,10 @@ relay_write(conn_t *c, relay_dir_t dir, char *buf, size_t len)
     w = malloc(sizeof *w);
     if (w == NULL) {
         free(buf);
+        r->ops->on_error(r->ud, dir, RELAY_OP_WRITE, UV_ENOMEM);
         return UV_ENOMEM;
     }
-    w->conn = c;
+    w->relay = r;
     w->dir = dir;
     w->buf = buf;
     b = uv_buf_init(buf, (unsigned int)len);
@@ -107,85 +127,82 @@ relay_write(conn_t *c, relay_dir_t dir, char *buf, size_t len)
     if (rc != 0) {
         free(buf);
         free(w);
-        conn_close(c, CONN_BY_SERVER, 0, "relay write: %s", uv_strerror(rc));
+        r->ops->on_error(r->ud, dir, RELAY_OP_WRITE, rc);
         return rc;
     }
-    if (uv_stream_get_write_queue_size(dst) > RELAY_HIGH_WATER &&
-        !*relay__paused(c, dir)) {
-        *relay__paused(c, dir) = 1;
-        uv_read_stop(relay__src(c, dir));
-    }
+    relay__check(r, dir);
     return 0;
 }
 
 void
-relay_on_data(conn_t *c, relay_dir_t dir, char *buf, size_t len)
+relay_set_held(relay_t *r, relay_dir_t dir, size_t n)
 {
-    /* While closing, what the client still sends has nowhere to go; what
-     * libssh wrote last (a DISCONNECT, say) still goes to the client. */
-    if (c->state == CONN_CLOSING && dir == RELAY_C2S) {
-        free(buf);
-        return;
-    }
-    wire_on_data(c, dir, buf, len);
+    r->held[dir] = n;
+    relay__check(r, dir);
 }
 
 static void
-relay__on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+relay__on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    conn_t *c = s->data;
+    relay_t *r = s->data;
+    relay_dir_t dir = s == r->end[0] ? RELAY_C2S : RELAY_S2C;
+    char *copy = NULL;
 
-    if (n > 0) {
-        relay_on_data(c, RELAY_C2S, buf->base, (size_t)n);
-        return;
-    }
-    free(buf->base);
+    (void)buf;
     if (n == 0) {
         return;
     }
-    c->tcp_eof = 1;
-    uv_read_stop(s);
-    conn_client_gone(c);
-    if (n == UV_EOF) {
-        conn_close(c, CONN_BY_CLIENT, 0, "connection closed by client");
-    } else {
-        conn_close(c, CONN_BY_CLIENT, 0, "client connection error: %s", uv_strerror((int)n));
-    }
-}
-
-static void
-relay__on_pair_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    conn_t *c = s->data;
-
-    if (n > 0) {
-        relay_on_data(c, RELAY_S2C, buf->base, (size_t)n);
+    if (n < 0) {
+        r->ended |= 1u << dir;
+        uv_read_stop(s);
+        if (n == UV_EOF) {
+            r->ops->on_eof(r->ud, dir);
+        } else {
+            r->ops->on_error(r->ud, dir, RELAY_OP_READ, (int)n);
+        }
         return;
     }
-    free(buf->base);
-    if (n == 0) {
+    copy = malloc((size_t)n);
+    if (copy == NULL) {
+        r->ops->on_error(r->ud, dir, RELAY_OP_READ, UV_ENOMEM);
         return;
     }
-    c->pair_eof = 1;
-    uv_read_stop(s);
-    conn_close(c, CONN_BY_SERVER, 0, "libssh closed the session");
-    conn_pair_drained(c);
+    memcpy(copy, buf->base, (size_t)n);
+    r->ops->on_data(r->ud, dir, copy, (size_t)n);
 }
 
 void
-relay_drain(conn_t *c)
+relay_init(relay_t *r, uv_stream_t *a, uv_stream_t *b, const relay_ops_t *ops, void *ud)
 {
-    relay__resume(c, RELAY_S2C);
+    memset(r, 0, sizeof *r);
+    r->end[0] = a;
+    r->end[1] = b;
+    r->ops = ops;
+    r->ud = ud;
+    a->data = r;
+    b->data = r;
 }
 
 int
-relay_start(conn_t *c)
+relay_start(relay_t *r)
 {
     int rc;
 
-    rc = uv_read_start((uv_stream_t *)&c->tcp, relay__alloc, relay__on_tcp_read);
+    rc = uv_read_start(r->end[0], relay__alloc, relay__on_read);
     if (rc == 0) {
-        rc = uv_read_start((uv_stream_t *)&c->pair, relay__alloc, relay__on_pair_read);
+        rc = uv_read_start(r->end[1], relay__alloc, relay__on_read);
     }
     return rc;
+}
+
+void
+relay_drain(relay_t *r, relay_dir_t dir)
+{
+    relay__resume(r, dir);
+}
+
+int
+relay_paused(const relay_t *r, relay_dir_t dir)
+{
+    return (r->paused & (1u << dir)) != 0;
 }

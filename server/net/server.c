@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ssh/auth.h"
-#include "net/conn.h"
-#include "ssh/sshd.h"
 #include "base/util.h"
+#include "ssh/auth.h"
+#include "ssh/sshd.h"
 
 static void
 server__cleanup_partial(server_t *s)
@@ -24,6 +23,40 @@ server__cleanup_partial(server_t *s)
     log_close(&s->log);
     profile_free(s->profile);
     s->profile = NULL;
+}
+
+/* A connection's memory is about to go: it leaves the list. */
+static void
+server__conn_gone(void *owner, conn_t *c)
+{
+    server_t *s = owner;
+
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->nconns--;
+}
+
+static void
+server__env_init(server_t *s)
+{
+    conn_env_t *env = &s->env;
+
+    env->loop = s->loop;
+    env->profile = s->profile;
+    env->log = &s->log;
+    env->bind = s->bind;
+    env->keyrings = s->keyrings;
+    env->log_passwords = s->log_passwords;
+    env->rng = &s->rng;
+    env->counts = &s->counts;
+    env->gone = server__conn_gone;
+    env->owner = s;
 }
 
 int
@@ -71,6 +104,7 @@ server_init(server_t *s, uv_loop_t *loop, profile_t *profile, const sshmock_conf
                   "fingerprint", s->keys.keys[i].fingerprint, "file", s->keys.keys[i].source,
                   "generated", s->keys.keys[i].generated ? "yes" : "no", NULL);
     }
+    server__env_init(s);
     return 0;
 fail:
     server__cleanup_partial(s);
@@ -81,6 +115,7 @@ static void
 server__on_connection(uv_stream_t *listener, int status)
 {
     server_t *s = listener->data;
+    conn_t *c = NULL;
 
     if (status < 0) {
         /* EMFILE and friends: libuv keeps a spare descriptor to shed the
@@ -91,7 +126,17 @@ server__on_connection(uv_stream_t *listener, int status)
     if (s->stopping) {
         return;
     }
-    conn_accept(s);
+    c = conn_accept(&s->env, listener);
+    if (c == NULL) {
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->nconns++;
+    s->total_conns++;
 }
 
 int
@@ -195,20 +240,6 @@ server_stop(server_t *s)
     for (c = s->conns; c != NULL; c = c->next) {
         conn_close(c, CONN_BY_SERVER, 1, "server shutting down");
     }
-}
-
-void
-server_conn_gone(server_t *s, conn_t *c)
-{
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        s->conns = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    s->nconns--;
 }
 
 void

@@ -17,15 +17,14 @@
 
 #include <sshmock/sshmock.h>
 
-#include "ssh/hostkey.h"
 #include "base/log.h"
+#include "net/conn.h"
 #include "profile/profile.h"
+#include "ssh/hostkey.h"
 
 /* libssh's own listener uses a backlog of 10; a CI job that opens a burst of
  * connections would see refusals from the kernel, so we listen ourselves. */
 #define SERVER_BACKLOG 511
-
-struct conn_s;
 
 typedef struct server_s {
     uv_loop_t *loop;
@@ -42,9 +41,10 @@ typedef struct server_s {
     uv_signal_t sigterm;
     int signals_open;
 
-    struct conn_s *conns;   /* doubly linked, newest first */
+    conn_env_t env;         /* what each connection gets from us */
+    conn_counts_t counts;   /* ids and unauthenticated connections */
+    conn_t *conns;          /* doubly linked, newest first */
     size_t nconns;
-    uint64_t next_conn_id;
     uint64_t total_conns;
     uint64_t rng;           /* MaxStartups draws; seeded, so runs replay */
 
@@ -69,8 +69,5 @@ void server_stop(server_t *s);
 
 /* After the loop has returned: frees what server_init made. */
 void server_free(server_t *s);
-
-/* Called by conn when a connection's memory is gone. */
-void server_conn_gone(server_t *s, struct conn_s *c);
 
 #endif /* SSHMOCK_SERVER_H */

@@ -1,5 +1,6 @@
 #include "ssh/sshd.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +8,6 @@
 
 #include <sshmock/sshmock.h>
 
-#include "net/conn.h"
 #include "base/util.h"
 
 int
@@ -83,20 +83,38 @@ fail:
 
 static void sshd__on_poll(uv_poll_t *h, int status, int events);
 
+#define SSHD_LOG(sd, event, ...) log_event((sd)->log, (sd)->id, (event), __VA_ARGS__)
+
+static void sshd__close(sshd_t *sd, int by_client, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+sshd__close(sshd_t *sd, int by_client, const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    sd->ops->close(sd->ud, by_client, reason);
+}
+
 /* Key exchange has finished: log what was agreed and move on to
  * authentication. Runs once, from whichever comes first, the return of
  * ssh_handle_key_exchange() or the first message after NEWKEYS. */
 static void
-sshd__kex_done(conn_t *c)
+sshd__kex_done(sshd_t *sd)
 {
-    const tap_kexinit_t *ck = tap_kexinit(&c->wire.tap, TAP_DIR_C2S);
-    const tap_kexinit_t *sk = tap_kexinit(&c->wire.tap, TAP_DIR_S2C);
+    const tap_kexinit_t *ck = sd->ops->kexinit(sd->ud, TAP_DIR_C2S);
+    const tap_kexinit_t *sk = sd->ops->kexinit(sd->ud, TAP_DIR_S2C);
     char kex[128] = "";
     char hostkey[128] = "";
 
-    if (c->state != CONN_KEX) {
+    if (!sd->in_kex) {
         return;
     }
+    sd->in_kex = 0;
     /* What was agreed, by RFC 4253's rule on the offers the tap saw:
      * libssh 0.10's ssh_get_kex_algo() has no name for group exchange. */
     if (ck != NULL && sk != NULL) {
@@ -104,27 +122,27 @@ sshd__kex_done(conn_t *c)
         tap_negotiate(ck->lists[TAP_KEX_HOSTKEY_ALGS], sk->lists[TAP_KEX_HOSTKEY_ALGS],
                       hostkey, sizeof hostkey);
     }
-    CONN_LOG(c, "kex_done",
-             "kex", kex[0] != '\0' ? kex : ssh_get_kex_algo(c->session),
+    SSHD_LOG(sd, "kex_done",
+             "kex", kex[0] != '\0' ? kex : ssh_get_kex_algo(sd->session),
              "hostkey", hostkey[0] != '\0' ? hostkey : NULL,
-             "cipher_c2s", ssh_get_cipher_in(c->session),
-             "cipher_s2c", ssh_get_cipher_out(c->session),
-             "mac_c2s", ssh_get_hmac_in(c->session),
-             "mac_s2c", ssh_get_hmac_out(c->session), NULL);
-    conn_set_state(c, CONN_AUTH);
+             "cipher_c2s", ssh_get_cipher_in(sd->session),
+             "cipher_s2c", ssh_get_cipher_out(sd->session),
+             "mac_c2s", ssh_get_hmac_in(sd->session),
+             "mac_s2c", ssh_get_hmac_out(sd->session), NULL);
+    sd->ops->kex_done(sd->ud);
 }
 
 static int
 sshd__on_message(ssh_session session, ssh_message msg, void *userdata)
 {
-    conn_t *c = userdata;
+    sshd_t *sd = userdata;
     const char *svc = NULL;
 
     (void)session;
-    if (c->close_requested) {
+    if (sd->ops->closing(sd->ud)) {
         return 1; /* default reply; the connection is going */
     }
-    sshd__kex_done(c);
+    sshd__kex_done(sd);
     switch (ssh_message_type(msg)) {
     case SSH_REQUEST_SERVICE:
         svc = ssh_message_service_service(msg);
@@ -133,244 +151,272 @@ sshd__on_message(ssh_session session, ssh_message msg, void *userdata)
             ssh_message_service_reply_success(msg);
             return 0;
         }
-        CONN_LOG(c, "service_refused", "service", svc != NULL ? svc : "", NULL);
+        SSHD_LOG(sd, "service_refused", "service", svc != NULL ? svc : "", NULL);
         return 1;
     case SSH_REQUEST_AUTH:
-        return auth_handle(c, msg);
     case SSH_REQUEST_CHANNEL_OPEN:
-        return channel_handle_open(c, msg);
     case SSH_REQUEST_CHANNEL:
-        return channel_handle_request(c, msg);
+        return sd->ops->on_request(sd->ud, msg);
     case SSH_REQUEST_GLOBAL:
-        CONN_LOG(c, "global_request_refused", NULL);
+        SSHD_LOG(sd, "global_request_refused", NULL);
         return 1;
     default:
         return 1;
     }
 }
 
-int
-sshd_session_start(conn_t *c, int fd)
+/* HostKeyRotation connection: this session gets keys of its own. */
+static int
+sshd__accept_fresh(sshd_t *sd, const profile_t *p, int fd)
 {
-    server_t *s = c->srv;
+    hostkey_set_t fresh;
+    ssh_bind b = NULL;
+    char err[256];
     int rc;
 
-    c->session = ssh_new();
-    if (c->session == NULL) {
+    if (hostkey_load_all(p, "", &fresh, err, sizeof err) != 0 ||
+        sshd_bind_new(p, &fresh, &b, err, sizeof err) != 0) {
+        hostkey_set_free(&fresh);
+        close(fd);
+        SSHD_LOG(sd, "error", "where", "HostKeyRotation", "reason", err, NULL);
+        return SSHMOCK_EHOSTKEY;
+    }
+    SSHD_LOG(sd, "hostkey", "type", fresh.keys[0].type, "fingerprint",
+             fresh.keys[0].fingerprint, "rotation", "connection", NULL);
+    rc = ssh_bind_accept_fd(b, sd->session, fd);
+    if (rc != SSH_OK && ssh_get_fd(sd->session) != fd) {
+        close(fd);
+    }
+    ssh_bind_free(b);
+    hostkey_set_free(&fresh);
+    return rc == SSH_OK ? 0 : SSHMOCK_ELIBSSH;
+}
+
+int
+sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bind, int fd,
+                   log_t *log, uint64_t id, const sshd_ops_t *ops, void *ud)
+{
+    int rc;
+
+    memset(sd, 0, sizeof *sd);
+    sd->ops = ops;
+    sd->ud = ud;
+    sd->log = log;
+    sd->id = id;
+    sd->fd = -1;
+    sd->session = ssh_new();
+    if (sd->session == NULL) {
         close(fd);
         return SSHMOCK_ENOMEM;
     }
-    if (s->profile->hostkey_rotation == 2) {
-        /* HostKeyRotation connection: this session gets keys of its own. */
-        hostkey_set_t fresh;
-        ssh_bind b = NULL;
-        char err[256];
-
-        if (hostkey_load_all(s->profile, "", &fresh, err, sizeof err) != 0 ||
-            sshd_bind_new(s->profile, &fresh, &b, err, sizeof err) != 0) {
-            hostkey_set_free(&fresh);
-            close(fd);
-            CONN_LOG(c, "error", "where", "HostKeyRotation", "reason", err, NULL);
-            return SSHMOCK_EHOSTKEY;
-        }
-        CONN_LOG(c, "hostkey", "type", fresh.keys[0].type, "fingerprint",
-                 fresh.keys[0].fingerprint, "rotation", "connection", NULL);
-        rc = ssh_bind_accept_fd(b, c->session, fd);
-        if (rc != SSH_OK && ssh_get_fd(c->session) != fd) {
-            close(fd);
-        }
-        ssh_bind_free(b);
-        hostkey_set_free(&fresh);
-        if (rc != SSH_OK) {
-            return SSHMOCK_ELIBSSH;
+    if (p->hostkey_rotation == 2) {
+        rc = sshd__accept_fresh(sd, p, fd);
+        if (rc != 0) {
+            return rc;
         }
     } else {
-        rc = ssh_bind_accept_fd(s->bind, c->session, fd);
-    }
-    if (rc != SSH_OK) {
-        /* When libssh failed before taking the fd, it is still ours. */
-        if (ssh_get_fd(c->session) != fd) {
-            close(fd);
+        rc = ssh_bind_accept_fd(bind, sd->session, fd);
+        if (rc != SSH_OK) {
+            /* When libssh failed before taking the fd, it is still ours. */
+            if (ssh_get_fd(sd->session) != fd) {
+                close(fd);
+            }
+            SSHD_LOG(sd, "error", "where", "ssh_bind_accept_fd", "reason",
+                     ssh_get_error(bind), NULL);
+            return SSHMOCK_ELIBSSH;
         }
-        CONN_LOG(c, "error", "where", "ssh_bind_accept_fd", "reason",
-                 ssh_get_error(s->bind), NULL);
-        return SSHMOCK_ELIBSSH;
     }
-    ssh_set_blocking(c->session, 0);
+    ssh_set_blocking(sd->session, 0);
     /* Installed before key exchange: messages that arrive in the same read as
      * the client's NEWKEYS are dispatched while ssh_handle_key_exchange() is
      * still running, and libssh would queue them unseen otherwise. */
-    ssh_set_message_callback(c->session, sshd__on_message, c);
+    ssh_set_message_callback(sd->session, sshd__on_message, sd);
 
-    rc = uv_poll_init(s->loop, &c->poll, fd);
+    rc = uv_poll_init(loop, &sd->poll, fd);
     if (rc != 0) {
-        CONN_LOG(c, "error", "where", "uv_poll_init", "reason", uv_strerror(rc), NULL);
+        SSHD_LOG(sd, "error", "where", "uv_poll_init", "reason", uv_strerror(rc), NULL);
         return SSHMOCK_EIO;
     }
-    c->poll.data = c;
-    c->handles++;
-    c->ssh_fd = fd;
-    conn_set_state(c, CONN_KEX);
-    sshd_drive(c); /* sends the identification at once */
+    sd->poll.data = sd;
+    sd->poll_open = 1;
+    sd->fd = fd;
+    sd->in_kex = 1;
     return 0;
 }
 
 static void
-sshd__rearm(conn_t *c)
+sshd__rearm(sshd_t *sd)
 {
     int want = UV_READABLE;
     int rc;
 
-    if (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING) {
+    if (ssh_get_poll_flags(sd->session) & SSH_WRITE_PENDING) {
         want |= UV_WRITABLE;
     }
-    if (want == c->poll_events) {
+    if (want == sd->poll_events) {
         return;
     }
-    rc = uv_poll_start(&c->poll, want, sshd__on_poll);
+    rc = uv_poll_start(&sd->poll, want, sshd__on_poll);
     if (rc != 0) {
-        conn_close(c, CONN_BY_SERVER, 0, "uv_poll_start: %s", uv_strerror(rc));
+        sshd__close(sd, 0, "uv_poll_start: %s", uv_strerror(rc));
         return;
     }
-    c->poll_events = want;
+    sd->poll_events = want;
 }
 
 /* Who ended it, as far as libssh can tell. */
 static void
-sshd__check_disconnect(conn_t *c)
+sshd__check_disconnect(sshd_t *sd)
 {
-    int st = ssh_get_status(c->session);
+    int st = ssh_get_status(sd->session);
     const char *msg = NULL;
 
-    if (!(st & (SSH_CLOSED | SSH_CLOSED_ERROR)) || c->close_requested) {
+    if (!(st & (SSH_CLOSED | SSH_CLOSED_ERROR)) || sd->ops->closing(sd->ud)) {
         return;
     }
-    msg = ssh_get_disconnect_message(c->session);
+    msg = ssh_get_disconnect_message(sd->session);
     if (msg != NULL && strstr(msg, "no disconnect message") == NULL) {
-        conn_close(c, CONN_BY_CLIENT, 0, "client disconnected: %s", msg);
+        sshd__close(sd, 1, "client disconnected: %s", msg);
     } else {
-        conn_close(c, CONN_BY_CLIENT, 0, "connection closed by client");
+        sshd__close(sd, 1, "connection closed by client");
+    }
+}
+
+static void
+sshd__kex_step(sshd_t *sd)
+{
+    int rc = ssh_handle_key_exchange(sd->session);
+    const char *why = NULL;
+
+    if (rc == SSH_OK) {
+        sshd__kex_done(sd);
+        return;
+    }
+    if (rc != SSH_ERROR || sd->ops->closing(sd->ud)) {
+        return;
+    }
+    why = ssh_get_error(sd->session);
+    if (strstr(why, "Received SSH_MSG_DISCONNECT") != NULL) {
+        /* The client gave up and said why (a host key it does not
+         * trust, say): its close, not ours. */
+        SSHD_LOG(sd, "kex_failed", "reason", why, NULL);
+        sshd__close(sd, 1, "client disconnected during key exchange: %s", why);
+    } else if (sd->ops->client_gone(sd->ud) || strstr(why, "disconnected") != NULL ||
+               strstr(why, "Connection closed") != NULL) {
+        sshd__check_disconnect(sd);
+        sshd__close(sd, 1, "client closed during key exchange: %s", why);
+    } else {
+        SSHD_LOG(sd, "kex_failed", "reason", why, NULL);
+        sshd__close(sd, 0, "key exchange failed: %s", why);
     }
 }
 
 void
-sshd_drive(conn_t *c)
+sshd_drive(sshd_t *sd)
 {
     int rc;
 
-    if (c->state == CONN_CLOSING || c->session == NULL) {
+    if (sd->session == NULL || !sd->poll_open || uv_is_closing((uv_handle_t *)&sd->poll)) {
         return;
     }
-    c->in_libssh = 1;
-    if (c->state == CONN_KEX) {
-        rc = ssh_handle_key_exchange(c->session);
-            if (rc == SSH_OK) {
-            sshd__kex_done(c);
-        } else if (rc == SSH_ERROR && !c->close_requested) {
-            const char *why = ssh_get_error(c->session);
-            if (strstr(why, "Received SSH_MSG_DISCONNECT") != NULL) {
-                /* The client gave up and said why (a host key it does not
-                 * trust, say): its close, not ours. */
-                CONN_LOG(c, "kex_failed", "reason", why, NULL);
-                conn_close(c, CONN_BY_CLIENT, 0, "client disconnected during key exchange: %s", why);
-            } else if (c->tcp_eof || strstr(why, "disconnected") != NULL ||
-                       strstr(why, "Connection closed") != NULL) {
-                sshd__check_disconnect(c);
-                conn_close(c, CONN_BY_CLIENT, 0, "client closed during key exchange: %s", why);
-            } else {
-                CONN_LOG(c, "kex_failed", "reason", why, NULL);
-                conn_close(c, CONN_BY_SERVER, 0, "key exchange failed: %s", why);
-            }
-        }
+    sd->in_libssh = 1;
+    if (sd->in_kex) {
+        sshd__kex_step(sd);
     }
-    if ((c->state == CONN_AUTH || c->state == CONN_OPEN) && !c->close_requested) {
-        if (c->event == NULL) {
-            c->event = ssh_event_new();
-            if (c->event == NULL || ssh_event_add_session(c->event, c->session) != SSH_OK) {
-                c->in_libssh = 0;
-                conn_close(c, CONN_BY_SERVER, 0, "cannot create a libssh event");
-                conn_maybe_teardown(c);
+    if (!sd->in_kex && !sd->ops->closing(sd->ud)) {
+        if (sd->event == NULL) {
+            sd->event = ssh_event_new();
+            if (sd->event == NULL || ssh_event_add_session(sd->event, sd->session) != SSH_OK) {
+                sd->in_libssh = 0;
+                sshd__close(sd, 0, "cannot create a libssh event");
+                sd->ops->teardown(sd->ud);
                 return;
             }
         }
-        rc = ssh_event_dopoll(c->event, 0);
+        rc = ssh_event_dopoll(sd->event, 0);
         if (rc == SSH_ERROR) {
-            sshd__check_disconnect(c);
-            if (!c->close_requested) {
-                conn_close(c, CONN_BY_SERVER, 0, "libssh: %s", ssh_get_error(c->session));
+            sshd__check_disconnect(sd);
+            if (!sd->ops->closing(sd->ud)) {
+                sshd__close(sd, 0, "libssh: %s", ssh_get_error(sd->session));
             }
         }
     }
-    c->in_libssh = 0;
+    sd->in_libssh = 0;
 
-    if (!c->close_requested) {
-        sshd__check_disconnect(c);
+    if (!sd->ops->closing(sd->ud)) {
+        sshd__check_disconnect(sd);
     }
-    if (!c->close_requested) {
-        c->in_libssh = 1;
-        channel_flush_all(c);
-        c->in_libssh = 0;
+    if (!sd->ops->closing(sd->ud)) {
+        sd->in_libssh = 1;
+        sd->ops->after_run(sd->ud);
+        sd->in_libssh = 0;
     }
-    if (!c->close_requested) {
-        wire_after_libssh(c);
-    }
-    if (c->close_requested) {
-        conn_maybe_teardown(c);
+    if (sd->ops->closing(sd->ud)) {
+        sd->ops->teardown(sd->ud);
         return;
     }
-    sshd__rearm(c);
+    sshd__rearm(sd);
 }
 
 static void
 sshd__on_poll(uv_poll_t *h, int status, int events)
 {
-    conn_t *c = h->data;
+    sshd_t *sd = h->data;
 
     (void)events;
     if (status < 0) {
-        conn_close(c, CONN_BY_SERVER, 0, "poll error: %s", uv_strerror(status));
-        conn_maybe_teardown(c);
+        sshd__close(sd, 0, "poll error: %s", uv_strerror(status));
+        sd->ops->teardown(sd->ud);
         return;
     }
-    sshd_drive(c);
+    sshd_drive(sd);
+}
+
+int
+sshd_in_libssh(const sshd_t *sd)
+{
+    return sd->in_libssh;
+}
+
+ssh_session
+sshd_session(const sshd_t *sd)
+{
+    return sd->session;
 }
 
 void
-sshd_session_shutdown(conn_t *c)
+sshd_session_shutdown(sshd_t *sd, const char *disconnect_reason, uv_close_cb closed_cb)
 {
-    if (c->poll.data != NULL && !uv_is_closing((uv_handle_t *)&c->poll)) {
+    if (sd->poll_open && !uv_is_closing((uv_handle_t *)&sd->poll)) {
         /* Close, not just stop, the poll handle before libssh closes the fd:
          * closing a stopped uv_poll later deletes the fd *number* from epoll
          * again, and by then the next accept may own that number. */
-        uv_close((uv_handle_t *)&c->poll, conn_on_handle_closed);
-        c->poll_events = 0;
+        uv_close((uv_handle_t *)&sd->poll, closed_cb);
+        sd->poll_events = 0;
     }
-    if (c->session == NULL) {
+    if (sd->session == NULL) {
         return;
     }
-
-    /* ssh_disconnect() frees libssh's channels: ours must go first. */
-    channel_free_all(c);
-    if (c->send_disconnect && ssh_is_connected(c->session)) {
-        ssh_session_set_disconnect_message(c->session, c->close_reason);
-        ssh_disconnect(c->session);
+    if (disconnect_reason != NULL && ssh_is_connected(sd->session)) {
+        ssh_session_set_disconnect_message(sd->session, disconnect_reason);
+        ssh_disconnect(sd->session);
     } else {
-        ssh_silent_disconnect(c->session);
+        ssh_silent_disconnect(sd->session);
     }
 }
 
 void
-sshd_session_free(conn_t *c)
+sshd_session_free(sshd_t *sd)
 {
-    if (c->event != NULL) {
-        if (c->session != NULL) {
-            ssh_event_remove_session(c->event, c->session);
+    if (sd->event != NULL) {
+        if (sd->session != NULL) {
+            ssh_event_remove_session(sd->event, sd->session);
         }
-        ssh_event_free(c->event);
-        c->event = NULL;
+        ssh_event_free(sd->event);
+        sd->event = NULL;
     }
-    if (c->session != NULL) {
-        ssh_free(c->session);
-        c->session = NULL;
+    if (sd->session != NULL) {
+        ssh_free(sd->session);
+        sd->session = NULL;
     }
 }

@@ -5,6 +5,10 @@
  * stops answering SSH_AGAIN, then ssh_event_dopoll(event, 0). UV_WRITABLE
  * is armed only while libssh reports output pending (ssh_get_poll_flags),
  * the way h2o's uv-binding arms it only while it has something to write.
+ *
+ * It knows nothing of connections: its owner gives it an operations table
+ * (sshd_ops_t) for what libssh's messages and state changes mean to the
+ * rest of the server, and calls sshd_session_shutdown() to end it.
  */
 #ifndef SSHMOCK_SSHD_H
 #define SSHMOCK_SSHD_H
@@ -12,28 +16,77 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
-#include "ssh/hostkey.h"
+#include "base/log.h"
 #include "profile/profile.h"
+#include "ssh/hostkey.h"
+#include "wire/tap.h"
 
-struct conn_s;
+typedef struct sshd_ops_s {
+    /* Key exchange is over: authentication begins. */
+    void (*kex_done)(void *ud);
+    /* An authentication or channel message (SSH_REQUEST_AUTH,
+     * SSH_REQUEST_CHANNEL_OPEN, SSH_REQUEST_CHANNEL); returns what a libssh
+     * message callback returns (0 handled, 1 default reply). */
+    int (*on_request)(void *ud, ssh_message msg);
+    /* After a libssh run that left the session up: flush what is queued
+     * (libssh counts as on the stack meanwhile). */
+    void (*after_run)(void *ud);
+    /* The session ends, by the client (by_client) or by us. */
+    void (*close)(void *ud, int by_client, const char *reason);
+    /* Whether an end was asked for. */
+    int (*closing)(void *ud);
+    /* libssh has left the stack: a teardown asked for may run now. */
+    void (*teardown)(void *ud);
+    /* Whether the client's side of the connection has already ended. */
+    int (*client_gone)(void *ud);
+    /* The KEXINIT seen on the wire in dir, or NULL. */
+    const tap_kexinit_t *(*kexinit)(void *ud, tap_dir_t dir);
+} sshd_ops_t;
+
+typedef struct sshd_s {
+    const sshd_ops_t *ops;
+    void *ud;
+    log_t *log;
+    uint64_t id;             /* the connection's, for the log */
+    ssh_session session;
+    ssh_event event;         /* after key exchange */
+    uv_poll_t poll;          /* libssh's end; only libssh reads or writes it */
+    int poll_open;           /* poll is initialised (and must be closed) */
+    int poll_events;         /* events uv_poll is armed for (0: stopped) */
+    int in_libssh;           /* inside a libssh call: teardown must wait */
+    int in_kex;              /* key exchange under way */
+    int fd;
+} sshd_t;
 
 /* A configured ssh_bind: algorithms, identification, host keys. The keys
  * are copied into the bind (it owns its copies). */
 int sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
                   char *err, size_t errlen);
 
-/* Creates the session on fd and starts polling it. */
-int sshd_session_start(struct conn_s *c, int fd);
+/* Creates the session on fd (which it owns from now on, whatever happens)
+ * and starts polling it. Returns 0 once poll is open: the owner then
+ * closes it with sshd_session_shutdown(). */
+int sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bind, int fd,
+                       log_t *log, uint64_t id, const sshd_ops_t *ops, void *ud);
 
 /* Runs libssh for whatever its socket has, then re-arms the poll. */
-void sshd_drive(struct conn_s *c);
+void sshd_drive(sshd_t *sd);
 
-/* Stops polling, tells libssh to disconnect (with the reason when asked)
- * and so closes libssh's end of the socketpair. */
-void sshd_session_shutdown(struct conn_s *c);
+/* Whether libssh is on the stack. */
+int sshd_in_libssh(const sshd_t *sd);
+
+/* The session, or NULL. */
+ssh_session sshd_session(const sshd_t *sd);
+
+/* Stops polling (closing the poll handle with closed_cb), tells libssh to
+ * disconnect, saying disconnect_reason when it is not NULL, and so closes
+ * libssh's end of the socketpair. */
+void sshd_session_shutdown(sshd_t *sd, const char *disconnect_reason, uv_close_cb closed_cb);
 
 /* Frees the session; after the poll handle has closed. */
-void sshd_session_free(struct conn_s *c);
+void sshd_session_free(sshd_t *sd);
 
 #endif /* SSHMOCK_SSHD_H */
