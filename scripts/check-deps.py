@@ -3,9 +3,10 @@
 
 A module is server/<stage>/<name>.c with its .h; it depends on every module
 whose header it (or its header) includes with #include "<stage>/<name>.h".
-A module may span several files: the .c files of a folder that include the
-folder's private "<stage>/internal.h" are one module with that header,
-named after the folder's public header ("profile/profile").
+A module may span several files: the .c files without a header of their own
+that include a private header are one module with it. A private header is
+"<stage>/internal.h" (the module is named after the folder: profile/profile)
+or "<stage>/<name>_int.h" (the module is <stage>/<name>).
 Prints the module graph by stage and exits 1, naming the modules of each
 circle, when one exists.
 
@@ -25,20 +26,30 @@ def modules():
         d = os.path.join(ROOT, stage)
         if not os.path.isdir(d):
             continue
-        internal = stage + "/internal"
-        owner = stage + "/" + stage  # the module a private header belongs to
         files = {}
         for f in sorted(os.listdir(d)):
             base, ext = os.path.splitext(f)
             if ext in (".c", ".h"):
                 with open(os.path.join(d, f), encoding="utf-8") as fh:
                     files[(base, ext)] = set(INCLUDE.findall(fh.read()))
+
+        def owner(mod):
+            """The module a private header belongs to, else mod itself."""
+            name = mod.split("/", 1)[1]
+            if name == "internal":
+                return stage + "/" + stage
+            if name.endswith("_int"):
+                return stage + "/" + name[:-4]
+            return mod
+
         for (base, ext), found in files.items():
             mod = stage + "/" + base
-            if mod == internal or (internal in found and ext == ".c"
-                                   and (base, ".h") not in files):
-                mod = owner
-            found = {owner if x == internal else x for x in found}
+            private = [x for x in found if x.startswith(stage + "/") and owner(x) != x]
+            if owner(mod) != mod:
+                mod = owner(mod)
+            elif ext == ".c" and (base, ".h") not in files and private:
+                mod = owner(private[0])
+            found = {owner(x) if x.startswith(stage + "/") else x for x in found}
             deps.setdefault(mod, set()).update(found - {mod})
     return deps
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "cli/paths.h"
-#include "net/conn.h"
 
 
 /* What a client prints is kept up to this much per stream: enough for any
@@ -272,20 +271,12 @@ matrix__close_run(matrix_run_t *run)
     }
 }
 
-/* Whether a connection the run's client made is still open on the server. */
+/* Whether a connection the run's client made is still open on the server
+ * (CLOSING does not count: its close is logged; the rest is flushing). */
 static int
 matrix__conns_open(matrix_run_t *run)
 {
-    const server_t *s = matrix_cell_server(run->m, run->cell);
-    const struct conn_s *c = NULL;
-
-    for (c = s->conns; c != NULL; c = c->next) {
-        /* CLOSING: its close is logged; the rest is the server's flushing. */
-        if (c->id >= run->first_conn && c->state != CONN_CLOSING) {
-            return 1;
-        }
-    }
-    return 0;
+    return server_conns_open_since(matrix_cell_server(run->m, run->cell), run->first_conn);
 }
 
 /* The client is gone; what the server saw is complete once it has closed
@@ -528,7 +519,7 @@ matrix__spawn(matrix_run_t *run)
     /* Its own process group, so a timeout kills the client it started too. */
     po.flags = UV_PROCESS_DETACHED;
     run->proc.data = run;
-    run->first_conn = matrix_cell_server(m, run->cell)->next_conn_id + 1;
+    run->first_conn = server_next_conn_id(matrix_cell_server(m, run->cell));
     rc = uv_spawn(m->loop, &run->proc, &po);
     matrix__argv_free(&a);
     free(driver);

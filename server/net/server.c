@@ -251,3 +251,22 @@ server_free(server_t *s)
     log_event(&s->log, 0, "stopped", "connections", total, NULL);
     server__cleanup_partial(s);
 }
+
+uint64_t
+server_next_conn_id(const server_t *s)
+{
+    return s->counts.next_id + 1;
+}
+
+int
+server_conns_open_since(const server_t *s, uint64_t first)
+{
+    const conn_t *c = NULL;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        if (c->id >= first && c->state != CONN_CLOSING) {
+            return 1;
+        }
+    }
+    return 0;
+}

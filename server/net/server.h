@@ -67,6 +67,13 @@ int server_handle_signals(server_t *s);
 /* Stops accepting and closes every connection. The loop then runs dry. */
 void server_stop(server_t *s);
 
+/* For a caller that must know which connections are its own (the matrix
+ * runs one client at a time per server): the id the next accepted
+ * connection will get, and whether any connection from `first` on is still
+ * open (accepted and not yet closing). */
+uint64_t server_next_conn_id(const server_t *s);
+int server_conns_open_since(const server_t *s, uint64_t first);
+
 /* After the loop has returned: frees what server_init made. */
 void server_free(server_t *s);
 
