@@ -2,9 +2,11 @@
 // Driver for node's ssh2 client (run through ./ssh2). See README.md.
 //
 // new Client().connect({host, port, username, password, privateKey,
-// tryKeyboard, readyTimeout = --timeout, hostVerifier}) and exec(CMD) with
-// stdin ended at once. On failure the 'error' event's Error is printed as
-// `Name: message` and the driver exits 255.
+// tryKeyboard, readyTimeout = --timeout, hostVerifier, debug}) and exec(CMD)
+// with stdin ended at once. ssh2's events are reported as they come, one
+// line each (`ssh2 event error: Name: message (level=L, code=C)`, `ssh2
+// event close`, ...); when the run failed, ssh2's debug trace follows as
+// `ssh2 debug: ...` lines, and the driver exits 255.
 //
 // ssh2 has no known_hosts of its own: hostVerifier gets the raw host key
 // and the driver checks it against FILE (OpenSSH format, "[host]:port" for a

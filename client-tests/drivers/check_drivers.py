@@ -170,7 +170,7 @@ def meaningful(err):
     for i, ln in enumerate(keep):
         if re.search(r"FATAL ERROR|exited:|Exited:|Exception|Error|error|denied|Denied|"
                      r"Unable|timed out|Timeout|WARNING|Permission|failed|[Ii]ncompatible|"
-                     r"gave up|not installed|SSH_KNOWN_HOSTS|Disconnect", ln):
+                     r"gave up|killed after|not installed|SSH_KNOWN_HOSTS|Disconnect", ln):
             if ln.endswith("exited:") and i + 1 < len(keep):
                 return ln + " " + keep[i + 1].strip()
             return ln
