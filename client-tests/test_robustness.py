@@ -101,8 +101,13 @@ def record_client_stream(srv, timeout=30.0):
         r = h.run_ssh(_Endpoint("127.0.0.1", lst.getsockname()[1]), "echo hello",
                       key="demo_ed25519")
     finally:
-        done.wait(timeout)
+        finished = done.wait(timeout)
         lst.close()
+    # A proxy still pumping has not seen the whole session: a recording cut
+    # short would quietly make the storm replay less than a real client sent.
+    if not finished:
+        raise AssertionError("the recording proxy did not finish within %.0f s "
+                             "(%d chunks so far; ssh: %r)" % (timeout, len(chunks), r))
     return chunks, r
 
 
