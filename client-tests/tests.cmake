@@ -31,11 +31,14 @@ while(sshmock_client_tests)
     SKIP_RETURN_CODE 77
     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
     LABELS client)
-  if(NOT EXISTS ${SSHMOCK_CLIENT_PYTHON})
-    # No interpreter: the test cannot run; ctest shows it as not run.
-    set_tests_properties(${name} PROPERTIES DISABLED TRUE)
-  endif()
 endwhile()
+
+# No interpreter is not a reason to pass: the tests stay registered and
+# fail (ctest counts a missing executable as a failure), never disabled.
+if(NOT EXISTS ${SSHMOCK_CLIENT_PYTHON})
+  message(WARNING "${SSHMOCK_CLIENT_PYTHON} does not exist: the client tests will fail "
+                  "(set -DSSHMOCK_CLIENT_PYTHON=... to a Python 3 with paramiko)")
+endif()
 
 # The drivers' own self-test: every driver against real servers (modern,
 # legacy-kex-group1, hostkey-changed, ident-stall and the other legacy
@@ -51,9 +54,6 @@ set_tests_properties(client.drivers PROPERTIES
   SKIP_RETURN_CODE 77
   ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1;SSHMOCK_BUILD_DIR=${CMAKE_BINARY_DIR}"
   LABELS client)
-if(NOT EXISTS ${SSHMOCK_CLIENT_PYTHON})
-  set_tests_properties(client.drivers PROPERTIES DISABLED TRUE)
-endif()
 
 # The storm measures the server's descriptors and timing: keep it alone.
 set_tests_properties(client.robustness PROPERTIES RUN_SERIAL TRUE)
