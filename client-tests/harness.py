@@ -65,7 +65,10 @@ def profile(name):
         p = os.path.join(d, name + ".conf")
         if os.path.exists(p):
             return p
-    raise unittest.SkipTest("profile %s.conf does not exist (yet)" % name)
+    # A missing profile is a broken test, never a skipped one: a typo or a
+    # deleted file must not turn a check green.
+    raise AssertionError("profile %s.conf does not exist in %s or %s"
+                         % (name, TEST_PROFILES_DIR, PROFILES_DIR))
 
 
 # ---------------------------------------------------------------------------
@@ -337,18 +340,48 @@ class Server:
             pass
         return evs
 
-    def wait_events(self, pred, count=1, timeout=5.0):
+    def wait_events(self, pred, count=1, timeout=5.0, what=None):
         """Polls the log until `count` events satisfy pred; returns them all.
-        Some events (close) are written just after the client has exited."""
+        Some events (close) are written just after the client has exited.
+        When `timeout` passes first the test fails, naming what it waited
+        for (`what`, else the predicate's source) and the events the log
+        did have: a wait that times out is never a pass."""
         deadline = time.monotonic() + timeout
         while True:
             got = [e for e in self.events() if pred(e)]
-            if len(got) >= count or time.monotonic() > deadline:
+            if len(got) >= count:
                 return got
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "waited %.1f s for %d event(s) %s, found %d; the log has:\n%s"
+                    % (timeout, count, what or _describe(pred), len(got),
+                       _event_summary(self.events())))
             time.sleep(0.05)
 
     def conn_events(self, conn):
         return [e for e in self.events() if e.get("conn") == conn]
+
+
+def _describe(pred):
+    """The source text of a predicate (a lambda in the test), to name it in
+    a failure message."""
+    import inspect
+    try:
+        src = inspect.getsource(pred).strip()
+    except (OSError, TypeError):
+        return repr(pred)
+    i = src.find("lambda")
+    return src[i:] if i >= 0 else src
+
+
+def _event_summary(events, limit=40):
+    """The last `limit` events, one short line each."""
+    lines = []
+    for e in events[-limit:]:
+        rest = ", ".join("%s=%s" % (k, v) for k, v in e.items()
+                         if k not in ("event", "ts", "time"))
+        lines.append("  %s %s" % (e.get("event"), rest[:160]))
+    return "\n".join(lines) if lines else "  (no events)"
 
 
 # ---------------------------------------------------------------------------
@@ -436,12 +469,14 @@ def run_client(argv, env, timeout=CLIENT_TIMEOUT, interact=None, cwd=None):
 
         deadline = time.monotonic() + timeout
         feeder_error = []
+        missed = []
 
         def feed():
             try:
                 for expect, send, delay in interact:
                     while expect is not None and expect not in read(out_path):
                         if proc.poll() is not None or time.monotonic() > deadline:
+                            missed.append(expect)
                             return
                         time.sleep(0.02)
                     time.sleep(delay)
@@ -473,6 +508,13 @@ def run_client(argv, env, timeout=CLIENT_TIMEOUT, interact=None, cwd=None):
                     proc.stdin.close()
                 except OSError:
                     pass
+        if missed:
+            # The script waited for text the client never printed: the
+            # rest of it was never sent, whatever the exit status says.
+            raise AssertionError("client never printed %r (exit %s): %s\nstdout: %r\n"
+                                 "stderr: %r" % (missed[0], rc,
+                                                 " ".join(shlex.quote(a) for a in argv),
+                                                 read(out_path), read(err_path)))
         return ClientResult(rc, read(out_path), read(err_path), argv=argv)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

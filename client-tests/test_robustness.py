@@ -8,7 +8,8 @@ a random-length prefix of that recording (in one write or several), maybe
 reads what the server says, and ends with a FIN or an RST. A few send pure
 garbage, an overlong identification line, or nothing at all.
 
-The seed is printed; set SSHMOCK_ROBUSTNESS_SEED to replay a run, and
+The seed is fixed (DEFAULT_SEED), so every run plays the same storm, and
+printed; set SSHMOCK_ROBUSTNESS_SEED to play another one, and
 SSHMOCK_ROBUSTNESS_N to change the number of connections (default 300).
 
 Run: /usr/bin/python3 client-tests/test_robustness.py --sshmock build/sshmock
@@ -30,6 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 N_CONNECTIONS = int(os.environ.get("SSHMOCK_ROBUSTNESS_N", "300"))
+# One storm for every run: a failure seen in CI replays on a desk. The
+# storm's variety comes from the per-connection RNGs seeded from it.
+DEFAULT_SEED = 20261129
 # Per profile of the catalogue, in test_cut_connections_every_fault.
 N_PER_FAULT_PROFILE = int(os.environ.get("SSHMOCK_ROBUSTNESS_PER_PROFILE", "40"))
 CONCURRENCY = 20
@@ -97,8 +101,13 @@ def record_client_stream(srv, timeout=30.0):
         r = h.run_ssh(_Endpoint("127.0.0.1", lst.getsockname()[1]), "echo hello",
                       key="demo_ed25519")
     finally:
-        done.wait(timeout)
+        finished = done.wait(timeout)
         lst.close()
+    # A proxy still pumping has not seen the whole session: a recording cut
+    # short would quietly make the storm replay less than a real client sent.
+    if not finished:
+        raise AssertionError("the recording proxy did not finish within %.0f s "
+                             "(%d chunks so far; ssh: %r)" % (timeout, len(chunks), r))
     return chunks, r
 
 
@@ -195,6 +204,22 @@ class RobustnessTest(unittest.TestCase):
     def setUp(self):
         h.require("ssh", "openssh-client")
 
+    def wait_all_closed(self, srv):
+        """Waits until every connection the server logged as accepted is
+        logged as closed; fails after SETTLE_TIMEOUT naming those still
+        open. Returns (events, accepted ids, closed ids)."""
+        settle = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            evs = srv.events()
+            accepted = {e["conn"] for e in evs if e["event"] == "accept"}
+            closed = {e["conn"] for e in evs if e["event"] == "close"}
+            if accepted <= closed:
+                return evs, accepted, closed
+            if time.monotonic() > settle:
+                self.fail("connections never closed within %.0f s: %s"
+                          % (SETTLE_TIMEOUT, sorted(accepted - closed)[:20]))
+            time.sleep(0.1)
+
     def wait_fds(self, pid, baseline):
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
@@ -263,7 +288,7 @@ class RobustnessTest(unittest.TestCase):
                 self._storm(name, N_PER_FAULT_PROFILE, recording=recording)
 
     def _storm(self, profile_name, n_connections, recording=None):
-        seed = int(os.environ.get("SSHMOCK_ROBUSTNESS_SEED", str(random.randrange(1 << 31))))
+        seed = int(os.environ.get("SSHMOCK_ROBUSTNESS_SEED", str(DEFAULT_SEED)))
         print("\nrobustness: profile %s, seed %d (SSHMOCK_ROBUSTNESS_SEED=%d replays it), "
               "%d connections" % (profile_name, seed, seed, n_connections))
         with h.Server(h.profile(profile_name)) as srv:
@@ -274,7 +299,8 @@ class RobustnessTest(unittest.TestCase):
                 print("robustness: recorded %d bytes from ssh in %d reads"
                       % (len(recording), len(chunks)))
                 # The recorded connection is over once the server says so.
-                srv.wait_events(lambda e: e["event"] == "close")
+                srv.wait_events(lambda e: e["event"] == "close",
+                                what="the close of the recorded connection")
             self.assertTrue(recording.startswith(b"SSH-2.0-OpenSSH_"), recording[:40])
 
             # A host key that changes on every connection answers a second
@@ -282,7 +308,9 @@ class RobustnessTest(unittest.TestCase):
             # known_hosts, so the comparison holds there too.
             before = self._client_outcome(srv)
             pid = srv.pid
-            time.sleep(0.2)
+            # The baseline is taken once the server has closed every
+            # connection so far (its log says so), not after a guess.
+            self.wait_all_closed(srv)
             fd_base = h.proc_fd_count(pid)
             rss_base = h.proc_rss_kb(pid)
 
@@ -331,16 +359,8 @@ class RobustnessTest(unittest.TestCase):
             self.assertLessEqual(skipped, n_connections // 10, "the storm ran out of time")
 
             # Every connection the server accepted is closed again.
-            settle = time.monotonic() + SETTLE_TIMEOUT
-            while True:
-                evs = srv.events()
-                accepted = {e["conn"] for e in evs if e["event"] == "accept"}
-                closed = {e["conn"] for e in evs if e["event"] == "close"}
-                if accepted <= closed or time.monotonic() > settle:
-                    break
-                time.sleep(0.1)
+            evs, accepted, closed = self.wait_all_closed(srv)
             print("robustness: server accepted %d, closed %d" % (len(accepted), len(closed)))
-            self.assertEqual(sorted(accepted - closed), [], "connections never closed")
             reasons = collections.Counter(
                 e.get("reason", "")[:50] for e in evs if e["event"] == "close")
             print("robustness: close reasons (first 50 chars): %s" % dict(reasons.most_common(8)))
@@ -410,24 +430,50 @@ class HangUpTimingTest(unittest.TestCase):
                                      "its identification (after %.2f s)" % took)
                     self.assertEqual(got, b"")
                     s.sendall(self.KEXINIT_START)
-                    got, took, eof = _recv_until_eof(s, 1.5)
-                    self.assertTrue(eof, "no hang-up within 1.5 s of the client's answer")
+                    got, took, eof = _recv_until_eof(s, 10.0)
+                    self.assertTrue(eof, "no hang-up within 10 s of the client's answer")
                     # The server hangs up: its own KEXINIT never comes.
                     self.assertEqual(got, b"")
                 finally:
                     s.close()
+            # Whether it was the answer that ended each connection is read
+            # from the server's own log, not from how long this side
+            # waited: each closed sooner after the identification than the
+            # no-answer wait (2 s) would have.
+            for ident_at, close_at in self._ident_to_close(srv, 3):
+                self.assertLess(close_at - ident_at, 1.9,
+                                "closed %.3f s after the identification: that is the "
+                                "no-answer wait, not the answer" % (close_at - ident_at))
+
+    @staticmethod
+    def _ts(e):
+        import datetime
+        return datetime.datetime.strptime(e["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+    def _ident_to_close(self, srv, n):
+        """(client_ident time, close time) of the first n connections, by
+        the server's clock."""
+        closes = srv.wait_events(lambda e: e["event"] == "close" and e["conn"] != 0, count=n)
+        out = []
+        for c in closes[:n]:
+            ident = [e for e in srv.conn_events(c["conn"]) if e["event"] == "client_ident"]
+            self.assertTrue(ident, "no client_ident for conn %s" % c["conn"])
+            out.append((self._ts(ident[0]), self._ts(c)))
+        return out
 
     def test_close_without_answer_comes_after_the_wait(self):
         with h.Server(h.profile("closed-after-ident")) as srv:
             s, _ = self._connect(srv)
             try:
-                got, took, eof = _recv_until_eof(s, 6.0)
+                got, took, eof = _recv_until_eof(s, 15.0)
                 self.assertTrue(eof, "no hang-up after %.1f s without an answer" % took)
                 self.assertEqual(got, b"")
-                self.assertGreater(took, 1.0)   # it waited (2 s) ...
-                self.assertLess(took, 5.0)      # ... and not forever
             finally:
                 s.close()
+            # By the server's clock: it waited (2 s) for an answer, and
+            # then did hang up (the 15 s above bound "not for ever").
+            (ident_at, close_at), = self._ident_to_close(srv, 1)
+            self.assertGreaterEqual(close_at - ident_at, 1.9, "hung up without waiting")
 
 
 if __name__ == "__main__":

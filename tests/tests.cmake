@@ -2,8 +2,17 @@
 # process under a timeout. Client tests (real clients against the real
 # server) live in client-tests/ and are registered from there.
 
-if(NOT CMOCKA_FOUND)
-  message(WARNING "cmocka not found: unit tests are not built (install libcmocka-dev)")
+# The unit tests are on unless switched off by name: a build without cmocka
+# must not pass as a build whose unit tests passed. Say
+# -DSSHMOCK_UNIT_TESTS=OFF to build without them on purpose.
+option(SSHMOCK_UNIT_TESTS "Build and register the cmocka unit tests (needs libcmocka-dev)" ON)
+
+if(NOT SSHMOCK_UNIT_TESTS)
+  message(STATUS "unit tests switched off (-DSSHMOCK_UNIT_TESTS=OFF)")
+elseif(NOT CMOCKA_FOUND)
+  message(FATAL_ERROR "cmocka not found: the unit tests cannot be built. Install "
+                      "libcmocka-dev, or configure with -DSSHMOCK_UNIT_TESTS=OFF to build "
+                      "without them on purpose.")
 else()
   foreach(t profile tap fault embed wire relay)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_${t}.c)

@@ -54,6 +54,15 @@ def gave_up(client, seconds, what="the client had not finished"):
     sys.exit(EXIT_GAVE_UP)
 
 
+def killed(client, seconds, stderr):
+    """The end of a run the driver had to kill: says only what the driver
+    saw, the time and whether the client had written anything on its
+    stderr (its words, if any, are passed on above this line)."""
+    said = "nothing on its stderr" if not stderr.strip() else "its stderr is above"
+    say(client, "killed after %.0f s (--timeout), still running; %s" % (seconds, said))
+    sys.exit(EXIT_GAVE_UP)
+
+
 def backstop(timeout):
     """How long a driver lets a client run in all when the client has
     timeouts of its own: long enough for the client's own message to come
@@ -311,3 +320,44 @@ def exception_line(exc):
         name = t.__module__ + "." + name
     text = str(exc)
     return "%s: %s" % (name, text) if text else name
+
+
+class LogTrace:
+    """The records a library client writes to its own Python logger
+    (paramiko's "paramiko", asyncssh's "asyncssh"), kept in memory as the
+    library's default format `LEVEL:logger.name:message` would print them.
+    A driver prints them (dump) when the run failed: they are the
+    library's own words for what it saw, where its exception alone (a bare
+    EOFError, a TimeoutError with no message) does not say. Traceback
+    lines the library logs one by one are left out: the exception line
+    that follows says the same."""
+
+    TRACEBACK = ("Traceback (most recent call last)", "  File ", "    ")
+
+    def __init__(self, name, level):
+        import logging
+
+        trace = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record):
+                try:
+                    msg = record.getMessage()
+                except Exception:       # a library's bad format string
+                    msg = str(record.msg)
+                if msg.startswith(LogTrace.TRACEBACK):
+                    return
+                for line in msg.splitlines() or [""]:
+                    trace.lines.append("%s:%s:%s" % (record.levelname, record.name, line))
+
+        self.lines = []
+        log = logging.getLogger(name)
+        log.addHandler(_Handler())
+        log.setLevel(level)
+        log.propagate = False
+
+    def dump(self):
+        if self.lines:
+            sys.stderr.flush()
+            sys.stderr.write("".join(line + "\n" for line in self.lines))
+            sys.stderr.flush()

@@ -2,9 +2,11 @@
 // Driver for node's ssh2 client (run through ./ssh2). See README.md.
 //
 // new Client().connect({host, port, username, password, privateKey,
-// tryKeyboard, readyTimeout = --timeout, hostVerifier}) and exec(CMD) with
-// stdin ended at once. On failure the 'error' event's Error is printed as
-// `Name: message` and the driver exits 255.
+// tryKeyboard, readyTimeout = --timeout, hostVerifier, debug}) and exec(CMD)
+// with stdin ended at once. ssh2's events are reported as they come, one
+// line each (`ssh2 event error: Name: message (level=L, code=C)`, `ssh2
+// event close`, ...); when the run failed, ssh2's debug trace follows as
+// `ssh2 debug: ...` lines, and the driver exits 255.
 //
 // ssh2 has no known_hosts of its own: hostVerifier gets the raw host key
 // and the driver checks it against FILE (OpenSSH format, "[host]:port" for a
@@ -186,17 +188,32 @@ function main() {
     }
   });
 
+  // What ssh2 itself says: its events, as they come, and its debug trace
+  // (the strings ssh2 passes to the `debug` option), printed when the run
+  // failed. ssh2 ends some failed connections with no 'error' at all (a
+  // server's DISCONNECT with reason 11 "by application", a close right
+  // after the identification), and only these say what it saw.
+  const trace = [];
+  const event = (name, data) => {
+    process.stderr.write(data === undefined ? `${CLIENT} event ${name}\n`
+                                            : `${CLIENT} event ${name}: ${data}\n`);
+  };
+
   const limit = 2 * a.timeout + 10;
   let done = false;
-  const finish = (status) => {
+  const finish = (status, failed) => {
     if (done)
       return;
     done = true;
+    if (failed) {
+      for (const line of trace)
+        process.stderr.write(`${CLIENT} debug: ${line}\n`);
+    }
     process.exit(status);
   };
   setTimeout(() => {
     say(`gave up after ${limit} s (--timeout): the client had not finished`);
-    finish(EXIT_GAVE_UP);
+    finish(EXIT_GAVE_UP, true);
   }, limit * 1000);
 
   const cfg = {
@@ -206,6 +223,7 @@ function main() {
     readyTimeout: Math.round(a.timeout * 1000),
     hostVerifier: makeHostVerifier(a.knownHosts, hostPattern(a.host, a.port)),
     algorithms: algs,
+    debug: (msg) => trace.push(String(msg)),
   };
   if (a.password !== undefined) {
     cfg.password = a.password;
@@ -226,33 +244,42 @@ function main() {
     cfg.authHandler = list;
   }
 
+  // The run's outcome: the command's exit status once it has run, else a
+  // failure. The driver exits on ssh2's 'close' (after 'error' and 'end'
+  // have been reported), or shortly after an 'error' should 'close' not
+  // follow.
+  let status = EXIT_FAILURE;
+  let ran = false;
   const conn = new ssh2.Client();
   conn.on('keyboard-interactive', (name, instr, lang, prompts, reply) => {
     reply(prompts.map(() => a.password));
   });
+  conn.on('greeting', (text) => event('greeting', JSON.stringify(text)));
+  conn.on('handshake', (negotiated) => event('handshake', JSON.stringify(negotiated)));
+  conn.on('banner', (text) => event('banner', JSON.stringify(text)));
   conn.on('error', (err) => {
-    if (done)
-      return;
-    process.stderr.write(`${err.name}: ${err.message}\n`);
-    finish(EXIT_FAILURE);
+    const props = [];
+    if (err.level !== undefined)
+      props.push(`level=${err.level}`);
+    if (err.code !== undefined)
+      props.push(`code=${err.code}`);
+    event('error', `${err.name}: ${err.message}` + (props.length ? ` (${props.join(', ')})` : ''));
+    if (!ran)
+      setTimeout(() => finish(EXIT_FAILURE, true), 2000);
   });
-  // ssh2 may end a connection the server closed with no 'error' event at
-  // all; say so (as the driver, not as ssh2) so that the report is not empty.
-  let ready = false;
+  conn.on('end', () => event('end'));
   conn.on('close', () => {
-    if (!done)
-      say(ready ? 'the connection closed before the command finished'
-                : "the connection closed before the session was ready; ssh2 emitted no 'error'");
-    finish(EXIT_FAILURE);
+    event('close');
+    finish(ran ? status : EXIT_FAILURE, !ran);
   });
   conn.on('ready', () => {
-    ready = true;
+    event('ready');
     conn.exec(a.command, (err, stream) => {
       if (err) {
-        process.stderr.write(`${err.name}: ${err.message}\n`);
-        return finish(EXIT_FAILURE);
+        event('exec error', `${err.name}: ${err.message}`);
+        conn.end();
+        return;
       }
-      let status = EXIT_FAILURE;
       stream.on('exit', (code) => {
         if (typeof code === 'number' && code >= 0)
           status = code;
@@ -260,8 +287,9 @@ function main() {
       stream.on('data', (data) => process.stdout.write(data));
       stream.stderr.on('data', (data) => process.stderr.write(data));
       stream.on('close', () => {
+        ran = true;
         conn.end();
-        finish(status);
+        setTimeout(() => finish(status, false), 2000);
       });
       stream.end();   // stdin is /dev/null
     });
@@ -271,7 +299,7 @@ function main() {
   } catch (err) {
     // ssh2 checks its configuration (algorithm names, keys) before it connects.
     say(`bad configuration: ${err.name}: ${err.message}`);
-    finish(EXIT_USAGE);
+    finish(EXIT_USAGE, false);
   }
 }
 
