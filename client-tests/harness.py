@@ -40,7 +40,7 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 SERVER_START_TIMEOUT = 15.0
 SERVER_STOP_TIMEOUT = 10.0
 CLIENT_TIMEOUT = 30.0
-SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")  # also in python/sshmock
 
 # Set by main() from --sshmock or $SSHMOCK_BIN.
 SSHMOCK = os.environ.get("SSHMOCK_BIN")
@@ -187,72 +187,26 @@ def profile_setting(profile_path, keyword):
 # ---------------------------------------------------------------------------
 # The server
 
-class ServerError(AssertionError):
-    pass
+# The server wrapper test suites use (python/sshmock, `pip install ./python`):
+# the project's own tests run through the same code users import.
+sys.path.insert(0, os.path.join(SOURCE_DIR, "python"))
+import sshmock as _sshmock  # noqa: E402
+
+ServerError = _sshmock.ServerError
 
 
-class Server:
-    """Runs `sshmock serve PROFILE --port 0` for the length of a `with`."""
+class Server(_sshmock.Server):
+    """`sshmock serve PROFILE --port 0` for the length of a `with`: the
+    packaged helper, with this suite's binary, shared state directory (host
+    keys made once per run) and log dump on failure."""
 
     def __init__(self, profile_path, extra_args=()):
         if not SSHMOCK:
             raise ServerError("no server binary: pass --sshmock PATH or set SSHMOCK_BIN")
+        super().__init__(profile_path, binary=SSHMOCK, args=extra_args, state_dir=state_dir(),
+                         start_timeout=SERVER_START_TIMEOUT, stop_timeout=SERVER_STOP_TIMEOUT)
         self.profile_path = profile_path
         self.extra_args = list(extra_args)
-        self.host = "127.0.0.1"
-        self.port = None
-        self.proc = None
-        self.tmp = None
-        self.fingerprints = {}   # host key type -> "SHA256:..."
-        self.exit_status = None
-
-    # -- life -------------------------------------------------------------
-    def __enter__(self):
-        self.tmp = tempfile.mkdtemp(prefix="sshmock-srv-")
-        self.json_path = os.path.join(self.tmp, "events.jsonl")
-        self.stdout_path = os.path.join(self.tmp, "stdout")
-        self.stderr_path = os.path.join(self.tmp, "stderr")
-        argv = [SSHMOCK, "serve", self.profile_path, "--port", "0",
-                "--state-dir", state_dir(), "--log-json", self.json_path] + self.extra_args
-        with open(self.stdout_path, "wb") as so, open(self.stderr_path, "wb") as se:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se)
-        try:
-            self._wait_listening()
-        except BaseException:
-            self._kill()
-            self._cleanup()
-            raise
-        return self
-
-    def _wait_listening(self):
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            text = self.stdout()
-            for line in text.splitlines():
-                if line.startswith("listening on ") and text.endswith("\n"):
-                    self.port = int(line.rsplit(":", 1)[1])
-                    self.host = line[len("listening on "):].rsplit(":", 1)[0].strip("[]")
-                    self._read_fingerprints()
-                    return
-            if self.proc.poll() is not None:
-                raise ServerError("sshmock exited with %s before listening; stderr:\n%s"
-                                  % (self.proc.returncode, self.stderr()))
-            if time.monotonic() > deadline:
-                raise ServerError("sshmock did not print 'listening on' within %.0f s; "
-                                  "stderr:\n%s" % (SERVER_START_TIMEOUT, self.stderr()))
-            time.sleep(0.02)
-
-    def _read_fingerprints(self):
-        for ev in self.events():
-            if ev.get("event") == "hostkey":
-                self.fingerprints[ev["type"]] = ev["fingerprint"]
-        if not self.fingerprints:
-            # The human-readable lines say the same.
-            for line in self.stderr().splitlines():
-                if " hostkey " in line:
-                    fields = dict(w.split("=", 1) for w in line.split() if "=" in w)
-                    if "type" in fields and "fingerprint" in fields:
-                        self.fingerprints[fields["type"]] = fields["fingerprint"]
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -269,119 +223,21 @@ class Server:
             self._cleanup()
         return False
 
-    def stop(self):
-        """SIGTERM; the server must exit 0 within 10 s, without a sanitizer
-        report on stderr."""
-        if self.proc is None or self.exit_status is not None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exit_status = self.proc.wait(timeout=SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._kill()
-            self.exit_status = self.proc.returncode
-            raise ServerError("sshmock did not exit within %.0f s of SIGTERM; stderr tail:\n%s"
-                              % (SERVER_STOP_TIMEOUT, self._tail()))
-        err = self.stderr()
-        for marker in SANITIZER_MARKERS:
-            if marker in err:
-                raise ServerError("sanitizer report (%r) on the server's stderr:\n%s"
-                                  % (marker, err[err.find(marker) - 200 if err.find(marker) > 200 else 0:]))
-        if self.exit_status != 0:
-            raise ServerError("sshmock exited with status %s after SIGTERM (want 0); "
-                              "stderr tail:\n%s" % (self.exit_status, self._tail()))
-
-    def _kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def _cleanup(self):
-        if self.tmp:
-            if os.environ.get("SSHMOCK_KEEP_LOGS"):
-                sys.stderr.write("sshmock logs kept in %s\n" % self.tmp)
-            else:
-                shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-
-    # -- what it said -----------------------------------------------------
     @property
-    def pid(self):
-        return self.proc.pid
-
-    def stdout(self):
-        with open(self.stdout_path, "r", encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def stderr(self):
-        with open(self.stderr_path, "r", encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def _tail(self, n=40):
-        return "\n".join(self.stderr().splitlines()[-n:])
+    def json_path(self):
+        return self.log_path
 
     def dump_log(self, out, n=40):
         try:
-            out.write("---- sshmock stderr (last %d lines) ----\n%s\n----\n" % (n, self._tail(n)))
+            out.write("---- sshmock stderr (last %d lines) ----\n%s\n----\n" % (n, self.tail(n)))
         except OSError:
             pass
 
-    def events(self):
-        """The JSON event log, parsed (a line still being written is skipped)."""
-        evs = []
-        try:
-            with open(self.json_path, "r", encoding="utf-8") as f:
-                for line in f:
-                    if not line.endswith("\n"):
-                        break
-                    evs.append(json.loads(line))
-        except FileNotFoundError:
-            pass
-        return evs
-
     def wait_events(self, pred, count=1, timeout=5.0, what=None):
-        """Polls the log until `count` events satisfy pred; returns them all.
-        Some events (close) are written just after the client has exited.
-        When `timeout` passes first the test fails, naming what it waited
-        for (`what`, else the predicate's source) and the events the log
-        did have: a wait that times out is never a pass."""
-        deadline = time.monotonic() + timeout
-        while True:
-            got = [e for e in self.events() if pred(e)]
-            if len(got) >= count:
-                return got
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    "waited %.1f s for %d event(s) %s, found %d; the log has:\n%s"
-                    % (timeout, count, what or _describe(pred), len(got),
-                       _event_summary(self.events())))
-            time.sleep(0.05)
+        return self.wait_event(pred, count=count, timeout=timeout, what=what)
 
     def conn_events(self, conn):
         return [e for e in self.events() if e.get("conn") == conn]
-
-
-def _describe(pred):
-    """The source text of a predicate (a lambda in the test), to name it in
-    a failure message."""
-    import inspect
-    try:
-        src = inspect.getsource(pred).strip()
-    except (OSError, TypeError):
-        return repr(pred)
-    i = src.find("lambda")
-    return src[i:] if i >= 0 else src
-
-
-def _event_summary(events, limit=40):
-    """The last `limit` events, one short line each."""
-    lines = []
-    for e in events[-limit:]:
-        rest = ", ".join("%s=%s" % (k, v) for k, v in e.items()
-                         if k not in ("event", "ts", "time"))
-        lines.append("  %s %s" % (e.get("event"), rest[:160]))
-    return "\n".join(lines) if lines else "  (no events)"
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -25,9 +26,14 @@ START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
 
-class ServerError(RuntimeError):
+class ServerError(AssertionError):
     """The server could not start, did not stop cleanly, or an awaited
-    event did not come."""
+    event did not come. An AssertionError, so that test runners report it
+    as the test's failure."""
+
+# What a sanitizer build writes when it finds a bug: a server that stops
+# with one of these on its stderr did not stop cleanly.
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer")
 
 
 def find_binary(binary=None):
@@ -45,7 +51,7 @@ def find_binary(binary=None):
 class Server:
     """One `sshmock serve` for the length of a `with` block (or start()/stop())."""
 
-    def __init__(self, profile="modern", binary=None, args=(), listen="127.0.0.1",
+    def __init__(self, profile="modern", binary=None, args=(), listen=None,
                  state_dir=None, start_timeout=START_TIMEOUT, stop_timeout=STOP_TIMEOUT):
         self.profile = profile
         self.binary = find_binary(binary)
@@ -67,9 +73,12 @@ class Server:
         self.log_path = os.path.join(self._tmp, "events.jsonl")
         self._stdout_path = os.path.join(self._tmp, "stdout")
         self._stderr_path = os.path.join(self._tmp, "stderr")
-        argv = [self.binary, "serve", self.profile, "--port", "0", "--listen", self.listen,
-                "--state-dir", self.state_dir or os.path.join(self._tmp, "state"),
-                "--log-json", self.log_path] + self.args
+        # listen None: the profile's ListenAddress, else 127.0.0.1.
+        argv = [self.binary, "serve", self.profile, "--port", "0"]
+        if self.listen:
+            argv += ["--listen", self.listen]
+        argv += ["--state-dir", self.state_dir or os.path.join(self._tmp, "state"),
+                 "--log-json", self.log_path] + self.args
         with open(self._stdout_path, "wb") as so, open(self._stderr_path, "wb") as se:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se)
         try:
@@ -102,9 +111,7 @@ class Server:
                     addr = line[len("listening on "):].strip()
                     host, port = addr.rsplit(":", 1)
                     self.host, self.port = host.strip("[]"), int(port)
-                    for ev in self.events():
-                        if ev.get("event") == "hostkey" and "fingerprint" in ev:
-                            self.fingerprints[ev["type"]] = ev["fingerprint"]
+                    self._read_fingerprints()
                     return
             if self.proc.poll() is not None:
                 raise ServerError("sshmock exited with status %s before listening:\n%s"
@@ -114,8 +121,21 @@ class Server:
                                   % (self.start_timeout, self.stderr()))
             time.sleep(0.02)
 
+    def _read_fingerprints(self):
+        for ev in self.events():
+            if ev.get("event") == "hostkey" and "fingerprint" in ev:
+                self.fingerprints[ev["type"]] = ev["fingerprint"]
+        if not self.fingerprints:
+            # The event lines on stderr say the same (a JSON log may be off).
+            for line in self.stderr().splitlines():
+                if " hostkey " in line:
+                    fields = dict(w.split("=", 1) for w in line.split() if "=" in w)
+                    if "type" in fields and "fingerprint" in fields:
+                        self.fingerprints[fields["type"]] = fields["fingerprint"]
+
     def stop(self):
-        """SIGTERM; the server must exit 0 within the stop timeout."""
+        """SIGTERM; the server must exit 0 within the stop timeout, with no
+        sanitizer report on its stderr."""
         if self.proc is None or self.exit_status is not None:
             return
         if self.proc.poll() is None:
@@ -125,10 +145,17 @@ class Server:
         except subprocess.TimeoutExpired:
             self._kill()
             self.exit_status = self.proc.returncode
-            raise ServerError("sshmock did not exit within %.0f s of SIGTERM" % self.stop_timeout)
+            raise ServerError("sshmock did not exit within %.0f s of SIGTERM; stderr tail:\n%s"
+                              % (self.stop_timeout, self.tail()))
+        err = self.stderr()
+        for marker in SANITIZER_MARKERS:
+            at = err.find(marker)
+            if at >= 0:
+                raise ServerError("sanitizer report (%r) on the server's stderr:\n%s"
+                                  % (marker, err[max(0, at - 200):]))
         if self.exit_status != 0:
-            raise ServerError("sshmock exited with status %s after SIGTERM:\n%s"
-                              % (self.exit_status, self.stderr()[-2000:]))
+            raise ServerError("sshmock exited with status %s after SIGTERM; stderr tail:\n%s"
+                              % (self.exit_status, self.tail()))
 
     def _kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -136,11 +163,18 @@ class Server:
             self.proc.wait()
 
     def _cleanup(self):
-        if self._tmp and not os.environ.get("SSHMOCK_KEEP_LOGS"):
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._tmp:
+            if os.environ.get("SSHMOCK_KEEP_LOGS"):
+                sys.stderr.write("sshmock logs kept in %s\n" % self._tmp)
+            else:
+                shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
     # -- what it said ---------------------------------------------------------
+    @property
+    def pid(self):
+        return self.proc.pid
+
     def stdout(self):
         with open(self._stdout_path, encoding="utf-8", errors="replace") as f:
             return f.read()
@@ -148,6 +182,10 @@ class Server:
     def stderr(self):
         with open(self._stderr_path, encoding="utf-8", errors="replace") as f:
             return f.read()
+
+    def tail(self, n=40):
+        """The last n lines the server wrote on stderr (its event lines)."""
+        return "\n".join(self.stderr().splitlines()[-n:])
 
     def events(self):
         """The JSON event log so far, one dict per event (see the README's
@@ -163,16 +201,38 @@ class Server:
             pass
         return out
 
-    def wait_event(self, pred, count=1, timeout=5.0):
-        """Waits until `count` events satisfy pred and returns them; raises
-        ServerError, naming what was seen, when they do not come in time."""
+    def wait_event(self, pred, count=1, timeout=5.0, what=None):
+        """Waits until `count` events satisfy pred and returns them. When the
+        timeout passes first it raises ServerError naming what it waited
+        for (`what`, else the predicate's source) and the events the log
+        has: a wait that times out is never a pass."""
         deadline = time.monotonic() + timeout
         while True:
             got = [e for e in self.events() if pred(e)]
             if len(got) >= count:
                 return got
             if time.monotonic() > deadline:
-                seen = sorted({e.get("event", "?") for e in self.events()})
-                raise ServerError("waited %.1f s for %d matching event(s), got %d; events seen: %s"
-                                  % (timeout, count, len(got), ", ".join(seen)))
+                raise ServerError("waited %.1f s for %d event(s) %s, found %d; the log has:\n%s"
+                                  % (timeout, count, what or _describe(pred), len(got),
+                                     _event_summary(self.events())))
             time.sleep(0.05)
+
+
+def _describe(pred):
+    """The source text of a predicate (a lambda in the test), to name it."""
+    import inspect
+    try:
+        src = inspect.getsource(pred).strip()
+    except (OSError, TypeError):
+        return repr(pred)
+    i = src.find("lambda")
+    return src[i:] if i >= 0 else src
+
+
+def _event_summary(events, limit=40):
+    """The last `limit` events, one short line each."""
+    lines = []
+    for e in events[-limit:]:
+        rest = ", ".join("%s=%s" % (k, v) for k, v in e.items() if k not in ("event", "ts", "time"))
+        lines.append("  %s %s" % (e.get("event"), rest[:160]))
+    return "\n".join(lines) if lines else "  (no events)"
