@@ -46,7 +46,7 @@ conn__free(conn_t *c)
 {
     server_t *s = c->srv;
 
-    channel_free_all(c);
+    channel_free_all(&c->channels);
     sshd_session_free(c);
     wire_free(c);
     server_conn_gone(s, c);

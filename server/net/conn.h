@@ -22,6 +22,7 @@
 
 #include "ssh/auth.h"
 #include "ssh/channel.h"
+#include "ssh/sess.h"
 #include "net/server.h"
 #include "wire/wire.h"
 
@@ -80,8 +81,9 @@ typedef struct conn_s {
     char close_reason[256];
 
     wire_t wire;             /* tap + fault engine on the relay */
+    sess_t sess;             /* what auth and channels see of this connection */
     auth_state_t auth;
-    channel_t *channels;
+    channel_set_t channels;
 
     struct conn_s *prev;
     struct conn_s *next;

@@ -136,17 +136,62 @@ sshd__on_message(ssh_session session, ssh_message msg, void *userdata)
         CONN_LOG(c, "service_refused", "service", svc != NULL ? svc : "", NULL);
         return 1;
     case SSH_REQUEST_AUTH:
-        return auth_handle(c, msg);
+        return auth_handle(&c->sess, &c->auth, msg);
     case SSH_REQUEST_CHANNEL_OPEN:
-        return channel_handle_open(c, msg);
+        return channel_handle_open(&c->sess, &c->channels, msg, c->auth.authenticated);
     case SSH_REQUEST_CHANNEL:
-        return channel_handle_request(c, msg);
+        return channel_handle_request(&c->sess, &c->channels, msg);
     case SSH_REQUEST_GLOBAL:
         CONN_LOG(c, "global_request_refused", NULL);
         return 1;
     default:
         return 1;
     }
+}
+
+/* The owner's ops auth and channels call back through (ssh/sess.h). */
+static void
+sshd__sess_close(void *owner, sess_closer_t by, int send_disconnect, const char *reason)
+{
+    conn_close(owner, by == SESS_BY_CLIENT ? CONN_BY_CLIENT : CONN_BY_SERVER, send_disconnect,
+               "%s", reason);
+}
+
+static void
+sshd__sess_authenticated(void *owner)
+{
+    conn_set_state(owner, CONN_OPEN);
+    wire_stage_after_output(owner, FAULT_STAGE_AUTH_SUCCESS);
+}
+
+static void
+sshd__sess_channel_opened(void *owner)
+{
+    wire_stage_after_output(owner, FAULT_STAGE_CHANNEL_OPEN);
+}
+
+static const sess_ops_t sshd__sess_ops = {
+    .close = sshd__sess_close,
+    .authenticated = sshd__sess_authenticated,
+    .channel_opened = sshd__sess_channel_opened,
+};
+
+static void
+sshd__sess_init(conn_t *c)
+{
+    sess_t *s = &c->sess;
+
+    memset(s, 0, sizeof *s);
+    s->profile = c->srv->profile;
+    s->log = &c->srv->log;
+    s->conn_id = c->id;
+    s->keyrings = c->srv->keyrings;
+    s->log_passwords = c->srv->log_passwords;
+    s->session = c->session;
+    s->user = c->auth.user;
+    s->ops = &sshd__sess_ops;
+    s->owner = c;
+    s->wire.type = -1;
 }
 
 int
@@ -160,6 +205,7 @@ sshd_session_start(conn_t *c, int fd)
         close(fd);
         return SSHMOCK_ENOMEM;
     }
+    sshd__sess_init(c);
     if (s->profile->hostkey_rotation == 2) {
         /* HostKeyRotation connection: this session gets keys of its own. */
         hostkey_set_t fresh;
@@ -262,6 +308,7 @@ sshd_drive(conn_t *c)
         return;
     }
     c->in_libssh = 1;
+    auth_libssh_enter(&c->sess);
     if (c->state == CONN_KEX) {
         rc = ssh_handle_key_exchange(c->session);
             if (rc == SSH_OK) {
@@ -287,6 +334,7 @@ sshd_drive(conn_t *c)
         if (c->event == NULL) {
             c->event = ssh_event_new();
             if (c->event == NULL || ssh_event_add_session(c->event, c->session) != SSH_OK) {
+                auth_libssh_leave(&c->sess, &c->auth);
                 c->in_libssh = 0;
                 conn_close(c, CONN_BY_SERVER, 0, "cannot create a libssh event");
                 conn_maybe_teardown(c);
@@ -301,6 +349,7 @@ sshd_drive(conn_t *c)
             }
         }
     }
+    auth_libssh_leave(&c->sess, &c->auth);
     c->in_libssh = 0;
 
     if (!c->close_requested) {
@@ -308,7 +357,9 @@ sshd_drive(conn_t *c)
     }
     if (!c->close_requested) {
         c->in_libssh = 1;
-        channel_flush_all(c);
+        auth_libssh_enter(&c->sess);
+        channel_flush_all(&c->channels);
+        auth_libssh_leave(&c->sess, &c->auth);
         c->in_libssh = 0;
     }
     if (!c->close_requested) {
@@ -350,7 +401,7 @@ sshd_session_shutdown(conn_t *c)
     }
 
     /* ssh_disconnect() frees libssh's channels: ours must go first. */
-    channel_free_all(c);
+    channel_free_all(&c->channels);
     if (c->send_disconnect && ssh_is_connected(c->session)) {
         ssh_session_set_disconnect_message(c->session, c->close_reason);
         ssh_disconnect(c->session);
