@@ -17,6 +17,7 @@ set(sshmock_client_tests
   catalogue 180
   cli 120
   robustness 300
+  auth_hardening 120
 )
 
 while(sshmock_client_tests)
