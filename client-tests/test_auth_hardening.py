@@ -4,7 +4,7 @@ with paramiko in this process against the real server:
  - a NUL byte in a password, a user name or an exec command does not cut
    the string short: "demo\\0x" is not the password "demo", "demo\\0evil" is
    not the user demo, "echo hello\\0..." is not "echo hello" (sshd's parser
-   refuses all three);
+   refuses all three), nor is "demo\\0x" as a keyboard-interactive answer;
  - with AuthenticationMethods publickey,password, the password step cannot
    be done as another account than the key step: the server disconnects,
    as sshd does ("Change of username or service not allowed");
@@ -100,6 +100,27 @@ class AuthHardeningTest(unittest.TestCase):
             self.assertLoginRefused(srv, "demo\x00evil", "demo")
             ok = [e for e in srv.events() if e["event"] == "auth" and e["result"] == "success"]
             self.assertEqual(ok, [])
+
+    def test_nul_in_keyboard_interactive_answer(self):
+        with h.Server(h.profile("modern")) as srv:
+            t = connect(srv)
+            try:
+                with self.assertRaises((paramiko.AuthenticationException, paramiko.SSHException,
+                                        EOFError, OSError)):
+                    t.auth_interactive("demo", lambda title, instr, prompts: ["demo\x00x"])
+                self.assertFalse(t.is_authenticated())
+            finally:
+                t.close()
+            # The real answer, on a new connection, logs in: the length
+            # check does not refuse a clean answer.
+            t = connect(srv)
+            try:
+                t.auth_interactive("demo", lambda title, instr, prompts: ["demo"] * len(prompts))
+                self.assertTrue(t.is_authenticated())
+            finally:
+                t.close()
+            ok = [e for e in srv.events() if e["event"] == "auth" and e["result"] == "success"]
+            self.assertEqual([e["method"] for e in ok], ["keyboard-interactive"])
 
     def test_nul_in_exec_command_is_refused(self):
         with h.Server(h.profile("modern")) as srv:
