@@ -257,5 +257,45 @@ class AuthHardeningTest(unittest.TestCase):
                 t.close()
 
 
+    def test_pty_held_input_is_answered_once_client_reads(self):
+        # The client types 200000 lines, reads nothing for a while (the
+        # server stops taking input: output is over its bound), then reads.
+        # Every line must still be answered: input held back is taken again
+        # once the output drains, without waiting for more input.
+        lines = 200000
+        with h.Server(h.profile("modern")) as srv:
+            t = connect(srv)
+            try:
+                t.auth_password("demo", "demo")
+                ch = t.open_session(timeout=TIMEOUT)
+                ch.get_pty()
+                ch.set_combine_stderr(True)
+                ch.invoke_shell()
+                ch.settimeout(TIMEOUT)
+                data = b"echo hello\n" * lines + b"exit 7\n"
+                sent = [0]
+
+                def writer():
+                    while sent[0] < len(data):
+                        sent[0] += ch.send(data[sent[0]:sent[0] + 32768])
+
+                import threading
+                w = threading.Thread(target=writer, daemon=True)
+                w.start()
+                time.sleep(1.0)
+                self.assertLess(sent[0], len(data))  # the server held back
+                got = bytearray()
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    chunk = ch.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+                w.join(TIMEOUT)
+                self.assertEqual(ch.recv_exit_status(), 7)
+                self.assertEqual(got.count(b"\r\nhello\r\n"), lines)
+            finally:
+                t.close()
+
 if __name__ == "__main__":
     h.main()

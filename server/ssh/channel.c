@@ -492,29 +492,48 @@ channel__free(channel_set_t *set, channel_t *ch)
     free(ch);
 }
 
-/* Takes input libssh still holds, now that output has room: libssh will
+/* Input taken per channel and flush at most: more than libssh's channel
+ * window (1.25 MB in 0.10), so all it holds is taken in one go unless the
+ * output backs up first; and a bound, so one channel cannot hold the loop. */
+#define CHANNEL__PUMP_BUDGET (2u * 1024 * 1024)
+
+/*
+ * Takes input libssh still holds, now that output has room. libssh will
  * not offer it again by itself until more arrives, and the client cannot
- * send more while the window is shut. At most one read per flush. */
-static void
+ * send more while the window is shut: so all of it is taken here, as long
+ * as the output written in between keeps below the bound. Reading what
+ * libssh already holds processes no new packet (it only reads the socket
+ * when its buffer is empty). Returns 1 when the channel is done, -1 on a
+ * failed write, 0 otherwise.
+ */
+static int
 channel__pump(channel_t *ch)
 {
     char tmp[4096];
+    size_t budget = CHANNEL__PUMP_BUDGET;
+    int rc = 0;
     int n;
 
-    if (ch->in.len > 0 && !channel_backlogged(ch)) {
-        util_buf_consume(&ch->in, channel_input(ch, ch->in.data, ch->in.len, 0));
-    }
-    if (ch->held && ch->in.len == 0 && !channel_backlogged(ch)) {
-        n = ssh_channel_read_nonblocking(ch->ch, tmp, sizeof tmp, 0);
-        if (n > 0) {
-            size_t took = channel_input(ch, tmp, (size_t)n, 0);
-            util_buf_append(&ch->in, tmp + took, (size_t)n - took);
+    while (rc == 0 && budget > 0 && !channel_backlogged(ch) && (ch->held || ch->in.len > 0)) {
+        if (ch->in.len > 0) {
+            size_t took = channel_input(ch, ch->in.data, ch->in.len, 0);
+            util_buf_consume(&ch->in, took);
+            budget -= took < budget ? took : budget;
+        } else {
+            n = ssh_channel_read_nonblocking(ch->ch, tmp, sizeof tmp, 0);
+            ch->held = n == (int)sizeof tmp;
+            if (n <= 0) {
+                break;
+            }
+            util_buf_append(&ch->in, tmp, (size_t)n);
         }
-        ch->held = n == (int)sizeof tmp;
+        rc = channel_output(ch);
     }
-    if (ch->input_eof && !ch->held && ch->in.len == 0) {
+    if (rc == 0 && ch->input_eof && !ch->held && ch->in.len == 0) {
         channel_input_eof(ch);
+        rc = channel_output(ch);
     }
+    return rc;
 }
 
 void
@@ -531,8 +550,7 @@ channel_flush_all(channel_set_t *set)
         } else {
             rc = channel_output(ch);
             if (rc == 0) {
-                channel__pump(ch);
-                rc = channel_output(ch);
+                rc = channel__pump(ch);
             }
         }
         if (rc != 0) {
