@@ -151,6 +151,11 @@ class AuthHardeningTest(unittest.TestCase):
                                         EOFError, OSError)):
                     t.auth_password("other", "otherpw")
                 self.assertFalse(t.is_authenticated())
+                # Not a refusal but the end: the server hung up.
+                deadline = time.monotonic() + TIMEOUT
+                while t.is_active() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertFalse(t.is_active())
             finally:
                 t.close()
             ok = [e for e in srv.events() if e["event"] == "auth" and e["result"] == "success"]

@@ -519,8 +519,8 @@ auth_handle(sess_t *s, auth_state_t *st, ssh_message msg)
 
     memset(&rq, 0, sizeof rq);
     rq.method = ssh_message_subtype(msg);
-    if (auth__method_name(rq.method)[0] == 'u') {
-        rq.method = 0;
+    if (strcmp(auth__method_name(rq.method), "unknown") == 0) {
+        rq.method = 0; /* SSH_AUTH_METHOD_UNKNOWN is 0 as well; anything odd */
     }
     rq.user = ssh_message_auth_user(msg);
     rq.service = s->wire.type == 50 && s->wire.service[0] != '\0' ? s->wire.service : NULL;
