@@ -132,7 +132,7 @@ conn__free(conn_t *c)
         c->unauth = 0;
         c->srv->counts->unauth--;
     }
-    channel_free_all(c);
+    channel_free_all(&c->channels);
     sshd_session_free(&c->sshd);
     wire_free(&c->wire);
     if (c->srv->gone != NULL) {
@@ -276,7 +276,7 @@ conn__teardown(conn_t *c)
              "reason", c->close_reason, NULL);
     conn_set_state(c, CONN_CLOSING);
     /* ssh_disconnect() frees libssh's channels: ours must go first. */
-    channel_free_all(c);
+    channel_free_all(&c->channels);
     /* libssh's end of the socketpair closes here. */
     sshd_session_shutdown(&c->sshd, c->send_disconnect ? c->close_reason : NULL,
                           conn__on_poll_closed);
@@ -478,6 +478,56 @@ static const wire_ops_t conn__wire_ops = {
     .timer_stop = conn__wire_timer_stop,
 };
 
+/* --- what auth and channels ask for (ssh/sess.h) ----------------------------- */
+
+static void
+conn__sess_close(void *owner, sess_closer_t by, int send_disconnect, const char *reason)
+{
+    conn_close(owner, by == SESS_BY_CLIENT ? CONN_BY_CLIENT : CONN_BY_SERVER, send_disconnect,
+               "%s", reason);
+}
+
+static void
+conn__sess_authenticated(void *owner)
+{
+    conn_t *c = owner;
+
+    conn_set_state(c, CONN_OPEN);
+    wire_stage_after_output(&c->wire, FAULT_STAGE_AUTH_SUCCESS);
+}
+
+static void
+conn__sess_channel_opened(void *owner)
+{
+    conn_t *c = owner;
+
+    wire_stage_after_output(&c->wire, FAULT_STAGE_CHANNEL_OPEN);
+}
+
+static const sess_ops_t conn__sess_ops = {
+    .close = conn__sess_close,
+    .authenticated = conn__sess_authenticated,
+    .channel_opened = conn__sess_channel_opened,
+};
+
+static void
+conn__sess_init(conn_t *c)
+{
+    sess_t *s = &c->sess;
+
+    memset(s, 0, sizeof *s);
+    s->profile = c->srv->profile;
+    s->log = c->srv->log;
+    s->conn_id = c->id;
+    s->keyrings = c->srv->keyrings;
+    s->log_passwords = c->srv->log_passwords;
+    s->session = c->session;
+    s->user = c->auth.user;
+    s->ops = &conn__sess_ops;
+    s->owner = c;
+    s->wire.type = -1;
+}
+
 /* --- what the libssh session asks for --------------------------------------- */
 
 static void
@@ -493,14 +543,31 @@ conn__sshd_request(void *ud, ssh_message msg)
 
     switch (ssh_message_type(msg)) {
     case SSH_REQUEST_AUTH:
-        return auth_handle(c, msg);
+        return auth_handle(&c->sess, &c->auth, msg);
     case SSH_REQUEST_CHANNEL_OPEN:
-        return channel_handle_open(c, msg);
+        return channel_handle_open(&c->sess, &c->channels, msg, c->auth.authenticated);
     case SSH_REQUEST_CHANNEL:
-        return channel_handle_request(c, msg);
+        return channel_handle_request(&c->sess, &c->channels, msg);
     default:
         return 1;
     }
+}
+
+/* libssh runs: auth watches its packet log meanwhile (ssh/auth.h says why). */
+static void
+conn__sshd_enter(void *ud)
+{
+    conn_t *c = ud;
+
+    auth_libssh_enter(&c->sess);
+}
+
+static void
+conn__sshd_leave(void *ud)
+{
+    conn_t *c = ud;
+
+    auth_libssh_leave(&c->sess, &c->auth);
 }
 
 static void
@@ -510,7 +577,9 @@ conn__sshd_after_run(void *ud)
     int fd = -1;
     int inq = 0;
 
-    channel_flush_all(c);
+    auth_libssh_enter(&c->sess);
+    channel_flush_all(&c->channels);
+    auth_libssh_leave(&c->sess, &c->auth);
     if (c->close_requested) {
         return;
     }
@@ -562,6 +631,8 @@ static const sshd_ops_t conn__sshd_ops = {
     .kex_done = conn__sshd_kex_done,
     .on_request = conn__sshd_request,
     .after_run = conn__sshd_after_run,
+    .enter = conn__sshd_enter,
+    .leave = conn__sshd_leave,
     .close = conn__sshd_close,
     .closing = conn__sshd_closing,
     .teardown = conn__sshd_teardown,
@@ -706,6 +777,7 @@ conn_accept(const conn_env_t *env, uv_stream_t *listener)
     rc = sshd_session_start(&c->sshd, env->loop, p, env->bind, sv[1], env->log, c->id,
                             &conn__sshd_ops, c);
     c->session = sshd_session(&c->sshd);
+    conn__sess_init(c);
     if (rc != 0) {
         conn_close(c, CONN_BY_SERVER, 0, "cannot start the SSH session");
         return c;

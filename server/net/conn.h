@@ -34,6 +34,7 @@
 #include "profile/profile.h"
 #include "ssh/auth.h"
 #include "ssh/channel.h"
+#include "ssh/sess.h"
 #include "ssh/sshd.h"
 #include "wire/wire.h"
 
@@ -118,8 +119,9 @@ typedef struct conn_s {
     conn_closer_t closed_by;
     char close_reason[256];
 
+    sess_t sess;             /* what auth and channels see of this connection */
     auth_state_t auth;
-    channel_t *channels;
+    channel_set_t channels;
 
     /* The owner's list; conn never touches them. */
     struct conn_s *prev;
@@ -145,9 +147,5 @@ void conn_maybe_teardown(conn_t *c);
 
 /* Shorthand for logging with this connection's id. */
 #define CONN_LOG(c, event, ...) log_event((c)->srv->log, (c)->id, (event), __VA_ARGS__)
-
-/* For auth.c and channel.c, which still call it with the connection: the
- * lead drops this once they take a session context. */
-#define wire_stage_after_output(c, stage) wire_stage_after_output(&(c)->wire, (stage))
 
 #endif /* SSHMOCK_CONN_H */

@@ -6,8 +6,10 @@
 
 #include <sshmock/sshmock.h>
 
-#include "net/conn.h"
+#include "base/util.h"
 #include "ssh/hostkey.h"
+
+#include <libssh/callbacks.h>
 
 /* libssh 0.10 marks the ssh_message auth accessors deprecated in favour of
  * server callbacks, but the callbacks have no keyboard-interactive and no
@@ -76,25 +78,24 @@ auth_keyrings_free(auth_keyring_t *rings, size_t n)
 }
 
 static const struct {
-    int subtype;
     int mask;
     const char *name;
 } auth__methods[] = {
-    { SSH_AUTH_METHOD_NONE, SSH_AUTH_METHOD_NONE, "none" },
-    { SSH_AUTH_METHOD_PASSWORD, SSH_AUTH_METHOD_PASSWORD, "password" },
-    { SSH_AUTH_METHOD_PUBLICKEY, SSH_AUTH_METHOD_PUBLICKEY, "publickey" },
-    { SSH_AUTH_METHOD_INTERACTIVE, SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive" },
-    { SSH_AUTH_METHOD_HOSTBASED, SSH_AUTH_METHOD_HOSTBASED, "hostbased" },
-    { SSH_AUTH_METHOD_GSSAPI_MIC, SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic" },
+    { SSH_AUTH_METHOD_NONE, "none" },
+    { SSH_AUTH_METHOD_PASSWORD, "password" },
+    { SSH_AUTH_METHOD_PUBLICKEY, "publickey" },
+    { SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive" },
+    { SSH_AUTH_METHOD_HOSTBASED, "hostbased" },
+    { SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic" },
 };
 
 static const char *
-auth__method_name(int subtype)
+auth__method_name(int mask)
 {
     size_t i;
 
-    for (i = 0; i < sizeof auth__methods / sizeof auth__methods[0]; i++) {
-        if (auth__methods[i].subtype == subtype) {
+    for (i = 0; i < UTIL_ARRAY_SIZE(auth__methods); i++) {
+        if (auth__methods[i].mask == mask) {
             return auth__methods[i].name;
         }
     }
@@ -106,7 +107,7 @@ auth__method_mask(const char *name)
 {
     size_t i;
 
-    for (i = 0; i < sizeof auth__methods / sizeof auth__methods[0]; i++) {
+    for (i = 0; i < UTIL_ARRAY_SIZE(auth__methods); i++) {
         if (strcmp(auth__methods[i].name, name) == 0) {
             return auth__methods[i].mask;
         }
@@ -138,9 +139,8 @@ auth__enabled(const profile_t *p, const char *m)
  * one enabled method suffices.
  */
 static int
-auth__walk(const conn_t *c, int *next_mask, int *complete)
+auth__walk(const profile_t *p, const auth_state_t *st, int *next_mask, int *complete)
 {
-    const profile_t *p = c->srv->profile;
     const char *am = p->authentication_methods;
     char *copy = NULL;
     char *save_l = NULL;
@@ -150,12 +150,12 @@ auth__walk(const conn_t *c, int *next_mask, int *complete)
     *complete = 0;
     if (am == NULL || strcmp(am, "any") == 0) {
         size_t i;
-        for (i = 0; i < sizeof auth__methods / sizeof auth__methods[0]; i++) {
+        for (i = 0; i < UTIL_ARRAY_SIZE(auth__methods); i++) {
             if (auth__enabled(p, auth__methods[i].name)) {
                 *next_mask |= auth__methods[i].mask;
             }
         }
-        *complete = c->auth.ndone > 0;
+        *complete = st->ndone > 0;
         return 0;
     }
     copy = strdup(am);
@@ -169,8 +169,8 @@ auth__walk(const conn_t *c, int *next_mask, int *complete)
         int i = 0;
         int prefix = 1;
         for (m = strtok_r(list, ",", &save_m); m != NULL; m = strtok_r(NULL, ",", &save_m), i++) {
-            if (i < c->auth.ndone) {
-                if (strcmp(m, c->auth.done[i]) != 0) {
+            if (i < st->ndone) {
+                if (strcmp(m, st->done[i]) != 0) {
                     prefix = 0;
                     break;
                 }
@@ -180,7 +180,7 @@ auth__walk(const conn_t *c, int *next_mask, int *complete)
                 break;
             }
         }
-        if (prefix && i == c->auth.ndone && c->auth.ndone > 0) {
+        if (prefix && i == st->ndone && st->ndone > 0) {
             *complete = 1;
         }
     }
@@ -189,28 +189,27 @@ auth__walk(const conn_t *c, int *next_mask, int *complete)
 }
 
 static int
-auth__allowed(const conn_t *c, int subtype)
+auth__allowed(const profile_t *p, const auth_state_t *st, int method)
 {
     int mask = 0;
     int complete = 0;
 
-    if (auth__walk(c, &mask, &complete) < 0) {
+    if (auth__walk(p, st, &mask, &complete) < 0) {
         return 0;
     }
-    return (mask & subtype) != 0;
+    return (mask & method) != 0;
 }
 
 static int
-auth__key_authorized(const conn_t *c, const profile_account_t *a, ssh_key key)
+auth__key_authorized(const sess_t *s, const profile_account_t *a, ssh_key key)
 {
-    const profile_t *p = c->srv->profile;
     const auth_keyring_t *r = NULL;
     size_t i;
 
-    if (a == NULL || key == NULL || c->srv->keyrings == NULL) {
+    if (a == NULL || key == NULL || s->keyrings == NULL) {
         return 0;
     }
-    r = &c->srv->keyrings[a - p->accounts];
+    r = &s->keyrings[a - s->profile->accounts];
     for (i = 0; i < r->n; i++) {
         if (ssh_key_cmp(r->keys[i], key, SSH_KEY_CMP_PUBLIC) == 0) {
             return 1;
@@ -219,152 +218,481 @@ auth__key_authorized(const conn_t *c, const profile_account_t *a, ssh_key key)
     return 0;
 }
 
-static void
-auth__log(conn_t *c, const char *method, const char *result, const char *key_fp,
-          const char *password)
+static int
+auth__password_ok(const profile_account_t *a, const char *password)
 {
-    CONN_LOG(c, "auth", "user", c->auth.user, "method", method, "result", result,
-             "key", key_fp, "password", c->srv->log_passwords ? password : NULL, NULL);
+    return a != NULL && a->password != NULL && password != NULL &&
+           strcmp(password, a->password) == 0;
 }
 
 static void
-auth__reply_failure(conn_t *c, ssh_message msg)
+auth__log(const sess_t *s, const auth_state_t *st, const char *method, const char *result,
+          const char *key_fp, const char *password, const char *reason)
 {
-    int mask = 0;
+    SESS_LOG(s, "auth", "user", st->user, "method", method, "result", result,
+             "key", key_fp, "password", s->log_passwords ? password : NULL,
+             "reason", reason, NULL);
+}
+
+static void
+auth__methods_left(const profile_t *p, const auth_state_t *st, auth_verdict_t *v)
+{
     int complete = 0;
 
-    auth__walk(c, &mask, &complete);
+    auth__walk(p, st, &v->methods, &complete);
     /* libssh falls back to "publickey,password" for an empty mask; say
      * "publickey" at least, as an sshd with nothing usable would. */
-    ssh_message_auth_set_methods(msg, mask != 0 ? mask : (int)SSH_AUTH_METHOD_PUBLICKEY);
-    ssh_message_reply_default(msg);
+    if (v->methods == 0) {
+        v->methods = SSH_AUTH_METHOD_PUBLICKEY;
+    }
+}
+
+static void
+auth__close(auth_verdict_t *v, int send_disconnect, const char *reason)
+{
+    v->kind = AUTH_VERDICT_CLOSE;
+    v->send_disconnect = send_disconnect;
+    v->reason = reason;
+}
+
+/* The first request fixes user and service; sshd (auth2.c) ends the
+ * connection when a later one names others. 0: go on. */
+static int
+auth__same_user(const sess_t *s, auth_state_t *st, const auth_request_t *rq, auth_verdict_t *v)
+{
+    const char *user = rq->user != NULL ? rq->user : "";
+    const char *service = rq->service != NULL ? rq->service : "";
+
+    if (rq->kbdint_response) {
+        return 0; /* an INFO_RESPONSE names no user: it answers our prompt */
+    }
+    if (st->attempts++ == 0) {
+        util_strlcpy(st->user, user, sizeof st->user);
+        util_strlcpy(st->service, service, sizeof st->service);
+        return 0;
+    }
+    if (strcmp(st->user, user) == 0 &&
+        (rq->service == NULL || st->service[0] == '\0' || strcmp(st->service, service) == 0)) {
+        return 0;
+    }
+    SESS_LOG(s, "auth_user_changed", "user", st->user, "new_user", user,
+             "service", st->service, "new_service", service, NULL);
+    auth__close(v, 1, "Change of username or service not allowed");
+    return -1;
 }
 
 /* A method succeeded: full success, or partial success when
  * AuthenticationMethods wants more. */
 static void
-auth__succeeded(conn_t *c, ssh_message msg, const char *method, const char *fp)
+auth__succeeded(const sess_t *s, auth_state_t *st, const char *method, const char *fp,
+                auth_verdict_t *v)
 {
-    int mask = 0;
     int complete = 0;
 
-    if (c->auth.ndone < AUTH_MAX_STEPS) {
-        c->auth.done[c->auth.ndone++] = method;
+    if (st->ndone < AUTH_MAX_STEPS) {
+        st->done[st->ndone++] = method;
     }
-    auth__walk(c, &mask, &complete);
+    auth__walk(s->profile, st, &v->methods, &complete);
     if (complete) {
-        c->auth.authenticated = 1;
-        ssh_message_auth_reply_success(msg, 0);
-        auth__log(c, method, "success", fp, NULL);
-        conn_set_state(c, CONN_OPEN);
-        wire_stage_after_output(c, FAULT_STAGE_AUTH_SUCCESS);
+        st->authenticated = 1;
+        v->kind = AUTH_VERDICT_SUCCESS;
+        v->methods = 0;
+        auth__log(s, st, method, "success", fp, NULL, NULL);
         return;
     }
-    ssh_message_auth_set_methods(msg, mask);
-    ssh_message_auth_reply_success(msg, 1);
-    auth__log(c, method, "partial", fp, NULL);
+    v->kind = AUTH_VERDICT_PARTIAL;
+    auth__log(s, st, method, "partial", fp, NULL, NULL);
+}
+
+/* Does the request prove what its method asks? Sets *postponed when sshd
+ * would answer without a verdict (PK_OK, the prompt). */
+static int
+auth__check(const sess_t *s, auth_state_t *st, const auth_request_t *rq, const char *fp,
+            auth_verdict_t *v)
+{
+    const profile_t *p = s->profile;
+    const profile_account_t *acct = profile_account_find(p, st->user);
+
+    switch (rq->method) {
+    case SSH_AUTH_METHOD_NONE:
+        return auth__allowed(p, st, SSH_AUTH_METHOD_NONE) && acct != NULL;
+    case SSH_AUTH_METHOD_PASSWORD:
+        return auth__allowed(p, st, SSH_AUTH_METHOD_PASSWORD) &&
+               auth__password_ok(acct, rq->password);
+    case SSH_AUTH_METHOD_PUBLICKEY: {
+        int authorized = auth__allowed(p, st, SSH_AUTH_METHOD_PUBLICKEY) &&
+                         auth__key_authorized(s, acct, rq->key);
+        if (!rq->has_signature && authorized) {
+            v->kind = AUTH_VERDICT_PK_OK; /* the key would do: postponed */
+            auth__log(s, st, "publickey", "key_ok", fp, NULL, NULL);
+            return 0;
+        }
+        return authorized && rq->has_signature && rq->signature_ok;
+    }
+    case SSH_AUTH_METHOD_INTERACTIVE:
+        if (!auth__allowed(p, st, SSH_AUTH_METHOD_INTERACTIVE)) {
+            st->kbdint_pending = 0;
+            return 0;
+        }
+        if (!rq->kbdint_response) {
+            st->kbdint_pending = 1;
+            v->kind = AUTH_VERDICT_KBDINT_PROMPT; /* postponed: the answer counts */
+            return 0;
+        }
+        st->kbdint_pending = 0;
+        return rq->nanswers == 1 && auth__password_ok(acct, rq->password);
+    default:
+        return 0;
+    }
+}
+
+void
+auth_decide(const sess_t *s, auth_state_t *st, const auth_request_t *rq, auth_verdict_t *v)
+{
+    const profile_t *p = s->profile;
+    const char *method = rq->method_name != NULL ? rq->method_name : auth__method_name(rq->method);
+    char fp[80] = "";
+    int first = 0;
+
+    memset(v, 0, sizeof *v);
+    v->kind = AUTH_VERDICT_FAILURE;
+    if (st->authenticated) {
+        v->kind = AUTH_VERDICT_IGNORE; /* RFC 4252 5.1: later requests are ignored */
+        return;
+    }
+    if (rq->kbdint_response && !st->kbdint_pending) {
+        /* An answer to a prompt we never sent (or a request came between). */
+        SESS_LOG(s, "auth_unexpected_response", "user", st->user, NULL);
+        auth__close(v, 1, "Protocol error: unexpected keyboard-interactive response");
+        return;
+    }
+    first = st->attempts == 0;
+    if (auth__same_user(s, st, rq, v) != 0) {
+        return;
+    }
+    if (!rq->kbdint_response && rq->method != SSH_AUTH_METHOD_INTERACTIVE) {
+        st->kbdint_pending = 0; /* a new request abandons the prompt, as sshd does */
+    }
+    if (p->banner != NULL && !st->banner_sent) {
+        /* sshd sends the Banner before its answer to the first request
+         * (RFC 4252 5.4, SSH_MSG_USERAUTH_BANNER). */
+        st->banner_sent = 1;
+        v->send_banner = 1;
+    }
+    if (rq->malformed) {
+        /* sshd's sshpkt_get_cstring() refuses a string with a NUL in it and
+         * the connection ends, with no DISCONNECT (a parse error). */
+        auth__log(s, st, method, "malformed", NULL, NULL, "NUL byte in a string");
+        auth__close(v, 0, "Protocol error: NUL byte in a USERAUTH string");
+        return;
+    }
+    if (rq->key != NULL) {
+        hostkey_fingerprint(rq->key, fp, sizeof fp);
+    }
+    if (auth__check(s, st, rq, fp, v)) {
+        auth__succeeded(s, st, method, fp[0] != '\0' ? fp : NULL, v);
+        return;
+    }
+    if (v->kind == AUTH_VERDICT_PK_OK || v->kind == AUTH_VERDICT_KBDINT_PROMPT) {
+        return; /* sshd's "postponed": no failure counted */
+    }
+    /* sshd (auth2.c) counts every failure but a first "none". */
+    if (rq->method != SSH_AUTH_METHOD_NONE || !first) {
+        st->failures++;
+    }
+    auth__log(s, st, method, "failure", fp[0] != '\0' ? fp : NULL, rq->password,
+              rq->has_signature && !rq->signature_ok ? "bad signature" : NULL);
+    if (st->failures >= p->max_auth_tries) {
+        SESS_LOG(s, "max_auth_tries", "user", st->user, NULL);
+        /* sshd sends reason 2 (protocol error); libssh 0.10's
+         * ssh_disconnect() can only send reason 11 (by application), with
+         * our text. See docs/limitations in the README. */
+        auth__close(v, 1, "Too many authentication failures");
+        return;
+    }
+    v->kind = AUTH_VERDICT_FAILURE;
+    auth__methods_left(p, st, v);
+}
+
+/* ---- the libssh adapter ------------------------------------------------ */
+
+/* The SSH string length of s: 4 bytes of length and the bytes. */
+#define AUTH__SLEN(s) (4u + (uint32_t)strlen((s) != NULL ? (s) : ""))
+
+/*
+ * Did the C strings libssh gave us lose bytes after a NUL? The payload
+ * length of the packet (libssh's packet log, sess_wire_t) is compared with
+ * the length the strings would make. Only for the requests whose every
+ * field we see: none, password and the INFO_RESPONSE. A publickey request
+ * carries an algorithm name and a signature libssh does not hand over, and
+ * a keyboard-interactive request a language and submethods: those are not
+ * checked (a NUL there gains nothing: the key or the prompt still decide).
+ */
+static int
+auth__malformed(const sess_t *s, ssh_message msg, int method, int is_response)
+{
+    const char *user = ssh_message_auth_user(msg);
+    uint32_t want = 0;
+
+    if (s->session == NULL || s->wire.type < 0) {
+        return 0; /* the packet log is not there: nothing to compare */
+    }
+    if (is_response) {
+        int n = ssh_userauth_kbdint_getnanswers(s->session);
+        int i;
+        if (s->wire.type != 61 || n < 0) {
+            return 0;
+        }
+        want = 1 + 4;
+        for (i = 0; i < n; i++) {
+            want += AUTH__SLEN(ssh_userauth_kbdint_getanswer(s->session, (unsigned)i));
+        }
+        return want != s->wire.payload;
+    }
+    if (s->wire.type != 50) {
+        return 0;
+    }
+    want = 1 + AUTH__SLEN(user) + AUTH__SLEN(s->wire.service);
+    if (method == SSH_AUTH_METHOD_NONE) {
+        want += AUTH__SLEN("none");
+    } else if (method == SSH_AUTH_METHOD_PASSWORD) {
+        want += AUTH__SLEN("password") + 1 + AUTH__SLEN(ssh_message_auth_password(msg));
+    } else {
+        return 0;
+    }
+    return want != s->wire.payload;
+}
+
+static void
+auth__send_banner(const sess_t *s)
+{
+    ssh_string b = ssh_string_from_char(s->profile->banner);
+
+    if (b != NULL) {
+        ssh_send_issue_banner(s->session, b);
+        ssh_string_free(b);
+    }
+}
+
+/* Sends what the verdict says, on msg. */
+static void
+auth__apply(sess_t *s, ssh_message msg, const auth_verdict_t *v)
+{
+    static const char *prompts[] = { "Password: " };
+    static char echo[] = { 0 };
+
+    if (v->send_banner && v->kind != AUTH_VERDICT_CLOSE) {
+        auth__send_banner(s);
+    }
+    switch (v->kind) {
+    case AUTH_VERDICT_IGNORE:
+        break;
+    case AUTH_VERDICT_SUCCESS:
+        ssh_message_auth_reply_success(msg, 0);
+        s->ops->authenticated(s->owner);
+        break;
+    case AUTH_VERDICT_PARTIAL:
+        ssh_message_auth_set_methods(msg, v->methods);
+        ssh_message_auth_reply_success(msg, 1);
+        break;
+    case AUTH_VERDICT_FAILURE:
+        ssh_message_auth_set_methods(msg, v->methods);
+        ssh_message_reply_default(msg);
+        break;
+    case AUTH_VERDICT_PK_OK:
+        ssh_message_auth_reply_pk_ok_simple(msg);
+        break;
+    case AUTH_VERDICT_KBDINT_PROMPT:
+        ssh_message_auth_interactive_request(msg, "", "", 1, prompts, echo);
+        break;
+    case AUTH_VERDICT_CLOSE:
+        s->ops->close(s->owner, SESS_BY_SERVER, v->send_disconnect, v->reason);
+        break;
+    }
 }
 
 int
-auth_handle(conn_t *c, ssh_message msg)
+auth_handle(sess_t *s, auth_state_t *st, ssh_message msg)
 {
-    const profile_t *p = c->srv->profile;
-    int subtype = ssh_message_subtype(msg);
-    const char *method = auth__method_name(subtype);
-    const char *user = ssh_message_auth_user(msg);
-    const profile_account_t *acct = NULL;
-    const char *password = NULL;
-    char fp[80] = "";
-    int ok = 0;
+    auth_request_t rq;
+    auth_verdict_t v;
 
-    if (c->auth.authenticated) {
-        return 1; /* RFC 4252 §5.1: later requests are ignored; libssh answers */
+    memset(&rq, 0, sizeof rq);
+    rq.method = ssh_message_subtype(msg);
+    if (strcmp(auth__method_name(rq.method), "unknown") == 0) {
+        rq.method = 0; /* SSH_AUTH_METHOD_UNKNOWN is 0 as well; anything odd */
     }
-    /* A keyboard-interactive answer (INFO_RESPONSE) names no user: it
-     * belongs to the request that sent the prompt. */
-    if (!(subtype == SSH_AUTH_METHOD_INTERACTIVE && c->auth.kbdint_pending &&
-          ssh_message_auth_kbdint_is_response(msg))) {
-        util_strlcpy(c->auth.user, user != NULL ? user : "", sizeof c->auth.user);
+    rq.user = ssh_message_auth_user(msg);
+    rq.service = s->wire.type == 50 && s->wire.service[0] != '\0' ? s->wire.service : NULL;
+    rq.kbdint_response = rq.method == SSH_AUTH_METHOD_INTERACTIVE &&
+                         ssh_message_auth_kbdint_is_response(msg);
+    if (rq.kbdint_response) {
+        rq.user = NULL;
+        rq.service = NULL;
     }
-    acct = profile_account_find(p, c->auth.user);
-    c->auth.attempts++;
-    if (p->banner != NULL && !c->auth.banner_sent) {
-        /* sshd sends the Banner file before its answer to the first request
-         * (RFC 4252 5.4, SSH_MSG_USERAUTH_BANNER). */
-        ssh_string b = ssh_string_from_char(p->banner);
-        c->auth.banner_sent = 1;
-        if (b != NULL) {
-            ssh_send_issue_banner(c->session, b);
-            ssh_string_free(b);
-        }
-    }
-
-    switch (subtype) {
-    case SSH_AUTH_METHOD_NONE:
-        ok = auth__allowed(c, SSH_AUTH_METHOD_NONE) && acct != NULL;
-        break;
+    rq.malformed = auth__malformed(s, msg, rq.method, rq.kbdint_response);
+    switch (rq.method) {
     case SSH_AUTH_METHOD_PASSWORD:
-        password = ssh_message_auth_password(msg);
-        ok = auth__allowed(c, SSH_AUTH_METHOD_PASSWORD) && acct != NULL &&
-             acct->password != NULL && password != NULL && strcmp(password, acct->password) == 0;
+        rq.password = ssh_message_auth_password(msg);
         break;
     case SSH_AUTH_METHOD_PUBLICKEY: {
-        ssh_key key = ssh_message_auth_pubkey(msg);
-        enum ssh_publickey_state_e st = ssh_message_auth_publickey_state(msg);
-        int authorized = auth__allowed(c, SSH_AUTH_METHOD_PUBLICKEY) &&
-                         auth__key_authorized(c, acct, key);
-        if (key != NULL) {
-            hostkey_fingerprint(key, fp, sizeof fp);
-        }
-        if (st == SSH_PUBLICKEY_STATE_NONE && authorized) {
-            /* The client asks whether this key would do: it would. */
-            ssh_message_auth_reply_pk_ok_simple(msg);
-            auth__log(c, method, "key_ok", fp, NULL);
-            return 0;
-        }
-        ok = authorized && st == SSH_PUBLICKEY_STATE_VALID;
+        enum ssh_publickey_state_e ps = ssh_message_auth_publickey_state(msg);
+        rq.key = ssh_message_auth_pubkey(msg);
+        /* libssh queues a signed request only when the signature verified
+         * (VALID); a bad one never gets here, see auth_libssh_leave(). */
+        rq.has_signature = ps != SSH_PUBLICKEY_STATE_NONE;
+        rq.signature_ok = ps == SSH_PUBLICKEY_STATE_VALID;
         break;
     }
     case SSH_AUTH_METHOD_INTERACTIVE:
-        if (!auth__allowed(c, SSH_AUTH_METHOD_INTERACTIVE)) {
-            break;
+        if (rq.kbdint_response) {
+            rq.nanswers = ssh_userauth_kbdint_getnanswers(s->session);
+            if (rq.nanswers == 1) {
+                rq.password = ssh_userauth_kbdint_getanswer(s->session, 0);
+            }
         }
-        if (!ssh_message_auth_kbdint_is_response(msg)) {
-            const char *prompts[] = { "Password: " };
-            char echo[] = { 0 };
-            c->auth.attempts--; /* the prompt is half of one attempt */
-            c->auth.kbdint_pending = 1;
-            ssh_message_auth_interactive_request(msg, "", "", 1, prompts, echo);
-            return 0;
-        }
-        c->auth.kbdint_pending = 0;
-        if (ssh_userauth_kbdint_getnanswers(c->session) == 1) {
-            password = ssh_userauth_kbdint_getanswer(c->session, 0);
-        }
-        ok = acct != NULL && acct->password != NULL && password != NULL &&
-             strcmp(password, acct->password) == 0;
         break;
     default:
         break;
     }
-
-    if (ok) {
-        auth__succeeded(c, msg, method, fp[0] != '\0' ? fp : NULL);
-        return 0;
+    auth_decide(s, st, &rq, &v);
+    if (v.kind == AUTH_VERDICT_IGNORE) {
+        return 1;
     }
-    /* sshd (auth2.c) counts every failure but a first "none". */
-    if (subtype != SSH_AUTH_METHOD_NONE || c->auth.attempts > 1) {
-        c->auth.failures++;
-    }
-    auth__log(c, method, "failure", fp[0] != '\0' ? fp : NULL, password);
-    if (c->auth.failures >= p->max_auth_tries) {
-        CONN_LOG(c, "max_auth_tries", "user", c->auth.user, NULL);
-        /* sshd sends reason 2 (protocol error); libssh 0.10's
-         * ssh_disconnect() can only send reason 11 (by application), with
-         * our text. See docs/limitations in the README. */
-        conn_close(c, CONN_BY_SERVER, 1, "Too many authentication failures");
-        return 0;
-    }
-    auth__reply_failure(c, msg);
+    auth__apply(s, msg, &v);
     return 0;
+}
+
+/* ---- libssh's packet log as a source of facts -------------------------- */
+
+/* The session libssh is running for on this thread (one loop per thread;
+ * libssh 0.10's log callback and level are per thread as well). */
+static _Thread_local sess_t *auth__current;
+
+/*
+ * libssh's log callback, at SSH_LOG_PACKET. Three lines matter, each from
+ * libssh 0.10's own code (packet.c, messages.c); anything else is ignored:
+ *   "packet: read type %hhd [len=%u,padding=%hhd,comp=%u,payload=%u]"
+ *   "Auth request for service %s, method %s for user '%s'"
+ *   "Received an invalid signature from peer"
+ */
+static void
+auth__on_libssh_log(int priority, const char *function, const char *buffer, void *userdata)
+{
+    sess_t *s = auth__current;
+    const char *m = NULL;
+
+    (void)priority;
+    (void)userdata;
+    if (s == NULL || function == NULL || buffer == NULL) {
+        return;
+    }
+    if (strcmp(function, "ssh_packet_socket_callback") == 0 &&
+        (m = strstr(buffer, "packet: read type ")) != NULL) {
+        int type = 0;
+        unsigned payload = 0;
+        const char *pl = strstr(m, "payload=");
+        if (sscanf(m, "packet: read type %d", &type) == 1 && pl != NULL &&
+            sscanf(pl, "payload=%u", &payload) == 1) {
+            s->wire.type = type & 0xff;
+            s->wire.payload = payload;
+            s->wire.service[0] = '\0';
+        }
+    } else if (strcmp(function, "ssh_packet_userauth_request") == 0) {
+        if ((m = strstr(buffer, "Auth request for service ")) != NULL) {
+            const char *svc = m + strlen("Auth request for service ");
+            const char *end = strstr(svc, ", method ");
+            const char *u = strstr(svc, " for user '");
+            size_t n = end != NULL ? (size_t)(end - svc) : 0;
+            if (n >= sizeof s->wire.service) {
+                n = sizeof s->wire.service - 1;
+            }
+            memcpy(s->wire.service, svc, n);
+            s->wire.service[n] = '\0';
+            if (u != NULL) {
+                size_t ul = 0;
+                u += strlen(" for user '");
+                ul = strlen(u);
+                if (ul > 0 && u[ul - 1] == '\'') {
+                    ul--;
+                }
+                if (ul >= sizeof s->wire.bad_user) {
+                    ul = sizeof s->wire.bad_user - 1;
+                }
+                memcpy(s->wire.bad_user, u, ul);
+                s->wire.bad_user[ul] = '\0';
+            }
+        } else if (strstr(buffer, "invalid signature") != NULL ||
+                   strstr(buffer, "invalid  signature") != NULL) {
+            s->wire.bad_signature = 1;
+        }
+    }
+}
+
+void
+auth_libssh_enter(sess_t *s)
+{
+    auth__current = s;
+    /* Set every time: a bind (HostKeyRotation makes one per connection)
+     * sets the level back to its own. */
+    ssh_set_log_callback(auth__on_libssh_log);
+    ssh_set_log_level(SSH_LOG_PACKET);
+}
+
+/*
+ * A publickey request with a signature that did not verify: libssh 0.10
+ * (messages.c, ssh_packet_userauth_request) frees it unanswered and the
+ * client waits forever. sshd answers FAILURE and counts it. There is no
+ * message to answer on, and libssh's only way to send a FAILURE is
+ * ssh_message_reply_default(), which for an auth message reads nothing but
+ * the message's first two fields (session, type) — stable since 0.5. A
+ * zeroed stand-in with those two is given to it. */
+static void
+auth__answer_bad_signature(sess_t *s, auth_state_t *st)
+{
+    struct {
+        ssh_session session;
+        int type;
+        unsigned char rest[1024]; /* ssh_message_struct is smaller; zeroed */
+    } standin;
+    auth_request_t rq;
+    auth_verdict_t v;
+
+    memset(&rq, 0, sizeof rq);
+    rq.method = SSH_AUTH_METHOD_PUBLICKEY;
+    rq.user = s->wire.bad_user;
+    rq.service = s->wire.service[0] != '\0' ? s->wire.service : NULL;
+    rq.has_signature = 1;
+    rq.signature_ok = 0;
+    auth_decide(s, st, &rq, &v);
+    if (v.kind == AUTH_VERDICT_IGNORE) {
+        return;
+    }
+    if (v.kind != AUTH_VERDICT_FAILURE) {
+        auth__apply(s, NULL, &v); /* CLOSE needs no message */
+        return;
+    }
+    if (v.send_banner) {
+        auth__send_banner(s);
+    }
+    memset(&standin, 0, sizeof standin);
+    standin.session = s->session;
+    standin.type = SSH_REQUEST_AUTH;
+    ssh_message_auth_set_methods((ssh_message)(void *)&standin, v.methods);
+    ssh_message_reply_default((ssh_message)(void *)&standin);
+}
+
+void
+auth_libssh_leave(sess_t *s, auth_state_t *st)
+{
+    if (auth__current == s) {
+        auth__current = NULL;
+    }
+    s->wire.type = -1; /* facts of this run only: never compare with a stale packet */
+    if (s->wire.bad_signature) {
+        s->wire.bad_signature = 0;
+        if (s->session != NULL) {
+            auth__answer_bad_signature(s, st);
+        }
+    }
 }

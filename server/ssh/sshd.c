@@ -320,6 +320,9 @@ sshd_drive(sshd_t *sd)
         return;
     }
     sd->in_libssh = 1;
+    if (sd->ops->enter != NULL) {
+        sd->ops->enter(sd->ud);
+    }
     if (sd->in_kex) {
         sshd__kex_step(sd);
     }
@@ -327,6 +330,9 @@ sshd_drive(sshd_t *sd)
         if (sd->event == NULL) {
             sd->event = ssh_event_new();
             if (sd->event == NULL || ssh_event_add_session(sd->event, sd->session) != SSH_OK) {
+                if (sd->ops->leave != NULL) {
+                    sd->ops->leave(sd->ud);
+                }
                 sd->in_libssh = 0;
                 sshd__close(sd, 0, "cannot create a libssh event");
                 sd->ops->teardown(sd->ud);
@@ -340,6 +346,9 @@ sshd_drive(sshd_t *sd)
                 sshd__close(sd, 0, "libssh: %s", ssh_get_error(sd->session));
             }
         }
+    }
+    if (sd->ops->leave != NULL) {
+        sd->ops->leave(sd->ud);
     }
     sd->in_libssh = 0;
 

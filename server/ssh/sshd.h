@@ -44,6 +44,10 @@ typedef struct sshd_ops_s {
     int (*client_gone)(void *ud);
     /* The KEXINIT seen on the wire in dir, or NULL. */
     const tap_kexinit_t *(*kexinit)(void *ud, tap_dir_t dir);
+    /* libssh is about to run / has returned (may be NULL): the owner's
+     * chance to watch what libssh does meanwhile (ssh/auth.h). */
+    void (*enter)(void *ud);
+    void (*leave)(void *ud);
 } sshd_ops_t;
 
 typedef struct sshd_s {
