@@ -140,9 +140,11 @@ profile__print_expects(FILE *f, const profile_t *p, const profile__keyword_t *kw
         if (e->stage != NULL) {
             fprintf(f, " %s", e->stage);
         }
+        /* The pattern is kept as written (a regex's backslashes are its
+         * own), so it goes back out as written: quoting it again would turn
+         * "\." into "\\." and the printout would load as another regex. */
         if (e->pattern != NULL) {
-            fputc(' ', f);
-            profile__print_quoted(f, e->pattern, strlen(e->pattern), 0);
+            fprintf(f, " \"%s\"", e->pattern);
         }
         fputc('\n', f);
     }
