@@ -1478,9 +1478,24 @@ test_said_errors(void **state)
     expect_error("Expect openssh fail kex \"port [0-9]+\"\n"
                  "Said openssh \"port Penguin\"\n",
                  2, "does not match its Expect pattern (line 1)");
-    expect_error("Said openssh \"Connection closed by 127.0.0.1 port P\"\n"
-                 "Expect paramiko connect\n",
-                 1, "Said openssh: no Expect line for this client");
+    /* Words without an Expect line load, with a warning. */
+    {
+        const char *text = "Said openssh \"Connection closed by 127.0.0.1 port P\"\n"
+                           "Expect paramiko connect\n";
+        char *warned = NULL;
+        size_t wlen = 0;
+        FILE *w = open_memstream(&warned, &wlen);
+        char err[512];
+
+        assert_non_null(w);
+        assert_int_equal(profile_parse("t.conf", text, strlen(text), w, &p, err,
+                                       sizeof err), 0);
+        fclose(w);
+        assert_contains(warned, "t.conf:1: warning: Said openssh: no Expect line for "
+                                "this client, so nothing checks these words");
+        free(warned);
+        profile_free(p);
+    }
     expect_error("Expect openssh connect\nSaid putty \"hello\"\n", 2,
                  "Said: unknown client 'putty'");
     expect_error("Expect openssh connect\nSaid openssh\n", 2,
