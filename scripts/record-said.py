@@ -25,7 +25,12 @@ before the answer on the same line (plink's "Store key in cache? (y/n,
 lines against its Expect pattern (P read as a port number), so this script
 only writes what `sshmock check` will accept; it checks the same before
 writing. A cell that did not do as expected is reported and left alone:
-re-record its Expect line first.
+re-record its Expect line first. Only the clients in the report are
+rewritten, so one client can be re-recorded from a run of its own
+(`sshmock matrix --client libssh --json m.json ...`, then --json m.json):
+under a busy full matrix libssh sometimes loses its kex error to
+"Socket error: No such file or directory", which its patterns allow but a
+reader learns nothing from.
 """
 import argparse
 import json
