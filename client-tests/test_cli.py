@@ -63,6 +63,42 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("no-such-profile", r.stderr)
 
+    def test_explain_shows_clients_words(self):
+        """explain shows what the real client printed (the profile's Said
+        lines), not the regex; --patterns / -p add the regex."""
+        h.require("ssh", "openssh-client")
+        with h.Server(h.profile("legacy-kex-group1")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+        self.assertNotEqual(r.rc, 0, r)
+        said = [ln.strip() for ln in r.err.splitlines() if "Unable to negotiate" in ln]
+        self.assertEqual(len(said), 1, r)
+        # The profile writes the server's port as P (it differs every run).
+        words = said[0].replace("127.0.0.1 port %d:" % srv.port, "127.0.0.1 port P:")
+        self.assertTrue(words.startswith(
+            "Unable to negotiate with 127.0.0.1 port P: no matching key exchange method "
+            "found. Their offer: diffie-hellman-group1-sha1"), words)
+        regex = "no matching key exchange method found\\. Their offer: diffie-hellman-group1-sha1"
+
+        r = run("explain", "legacy-kex-group1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        block = re.search(r"^  openssh +fails at kex\n((?:  {10,}.*\n)+)", r.stdout, re.M)
+        self.assertIsNotNone(block, r.stdout)
+        self.assertEqual(block.group(1).strip(), words)
+        self.assertNotIn(regex, r.stdout)
+        self.assertNotIn("output matching", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^  paramiko +connects\n +hello$")
+
+        for flag in ("--patterns", "-p"):
+            r = run("explain", flag, "legacy-kex-group1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(words + "\n", r.stdout)
+            self.assertIn("(output matching: %s)" % regex, r.stdout)
+        r = run("explain", "--help")
+        self.assertIn("-p, --patterns", r.stdout)
+        r = run("explain", "--bogus", "legacy-kex-group1")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unexpected argument '--bogus'", r.stderr)
+
     def test_lab(self):
         h.require("ssh", "openssh-client")
         proc = subprocess.Popen([h.SSHMOCK, "lab", "--base-port", "0", "--quiet",

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1374,6 +1375,180 @@ test_unknown_client_names_list(void **state)
                  "hostkey, auth, session, timeout");
 }
 
+/* Said: a client's own words, gathered per client in file order, printed
+ * back by `sshmock check` so that the printout loads again. */
+static void
+test_said_parse_print(void **state)
+{
+    const char *text =
+        "Said plink \"FATAL ERROR: Remote side unexpectedly closed network connection\"\n"
+        "Expect openssh fail kex \"Unable to negotiate with 127\\.0\\.0\\.1 port [0-9]+: no\"\n"
+        "Said openssh \"Unable to negotiate with 127.0.0.1 port P: no matching\"\n"
+        "Expect plink fail kex \"FATAL ERROR: Remote side.*Event Log: Remote side\"\n"
+        "Said plink \"Event Log: Remote side unexpectedly closed network connection\"\n"
+        "Expect paramiko connect\n"
+        "Said paramiko hello   there\n"
+        "Expect ssh2 fail auth \"Received DISCONNECT \\(11, \\\"Too many\"\n"
+        "Said ssh2 \"ssh2 debug: Received DISCONNECT (11, \\\"Too many\\\")\"\n";
+    profile_t *p = NULL;
+    profile_t *again = NULL;
+    const profile_said_t *s = NULL;
+    char *out = NULL;
+    char *out2 = NULL;
+
+    (void)state;
+    p = parse_ok(text);
+    assert_int_equal(p->nsaid, 4);
+    s = profile_said_find(p, "plink");
+    assert_non_null(s);
+    assert_int_equal(s->line, 1);
+    assert_int_equal(s->nlines, 2);
+    assert_string_equal(s->lines[0],
+                        "FATAL ERROR: Remote side unexpectedly closed network connection");
+    assert_string_equal(s->lines[1],
+                        "Event Log: Remote side unexpectedly closed network connection");
+    s = profile_said_find(p, "openssh");
+    assert_non_null(s);
+    assert_int_equal(s->line, 3);
+    assert_int_equal(s->nlines, 1);
+    /* Unquoted words are joined by one space, like Explain's. */
+    assert_string_equal(profile_said_find(p, "paramiko")->lines[0], "hello there");
+    assert_string_equal(profile_said_find(p, "ssh2")->lines[0],
+                        "ssh2 debug: Received DISCONNECT (11, \"Too many\")");
+    assert_null(profile_said_find(p, "libssh"));
+
+    out = print_to_string(p);
+    assert_contains(out, "said plink \"FATAL ERROR: Remote side unexpectedly closed network "
+                         "connection\"\nsaid plink \"Event Log: Remote side");
+    assert_contains(out, "said openssh \"Unable to negotiate with 127.0.0.1 port P: no "
+                         "matching\"\n");
+    assert_contains(out, "said paramiko \"hello there\"\n");
+    assert_contains(out, "said ssh2 \"ssh2 debug: Received DISCONNECT (11, \\\"Too many\\\")\"\n");
+    /* The printed expect and said lines load back to the same lines. */
+    {
+        util_buf_t back = UTIL_BUF_INIT;
+        const char *line = out;
+
+        while (*line != '\0') {
+            size_t len = strcspn(line, "\n");
+
+            if (strncmp(line, "said ", 5) == 0 || strncmp(line, "expect ", 7) == 0) {
+                assert_int_equal(util_buf_append(&back, line, len), 0);
+                assert_int_equal(util_buf_puts(&back, "\n"), 0);
+            }
+            line += len + (line[len] != '\0');
+        }
+        assert_int_equal(util_buf_puts(&back, ""), 0);
+        again = parse_ok(back.data);
+        out2 = print_to_string(again);
+        util_buf_free(&back);
+    }
+    assert_string_equal(out, out2);
+    free(out);
+    free(out2);
+    profile_free(again);
+    profile_free(p);
+}
+
+/* The words and the pattern cannot drift apart: a Said text its own Expect
+ * pattern does not match is an error at the client's first Said line. */
+static void
+test_said_errors(void **state)
+{
+    profile_t *p = NULL;
+
+    (void)state;
+    expect_error("Expect openssh fail kex \"no matching key exchange method found\"\n"
+                 "Said openssh \"Unable to negotiate with 127.0.0.1 port P: no matching "
+                 "cipher found\"\n",
+                 2, "Said openssh: what the client said does not match its Expect pattern "
+                    "(line 1): no matching key exchange method found");
+    /* Lines are joined by newlines: a pattern that spans two lines needs both. */
+    expect_error("Said plink \"FATAL ERROR: Remote side unexpectedly closed\"\n"
+                 "Expect plink fail kex \"closed.Event Log\"\n",
+                 1, "Said plink: what the client said does not match");
+    p = parse_ok("Said plink \"FATAL ERROR: Remote side unexpectedly closed\"\n"
+                 "Expect plink fail kex \"closed.Event Log\"\n"
+                 "Said plink \"Event Log: Remote side unexpectedly closed\"\n");
+    profile_free(p);
+    /* P is the port only after "port " or ':' and not as a word's start. */
+    p = parse_ok("Port 2022\nExpect dbclient fail kex \"demo@127\\.0\\.0\\.1:2022 exited\"\n"
+                 "Said dbclient \"dbclient: Connection to demo@127.0.0.1:P exited: x\"\n");
+    profile_free(p);
+    expect_error("Expect openssh fail kex \"port [0-9]+\"\n"
+                 "Said openssh \"port Penguin\"\n",
+                 2, "does not match its Expect pattern (line 1)");
+    /* Words without an Expect line load, with a warning. */
+    {
+        const char *text = "Said openssh \"Connection closed by 127.0.0.1 port P\"\n"
+                           "Expect paramiko connect\n";
+        char *warned = NULL;
+        size_t wlen = 0;
+        FILE *w = open_memstream(&warned, &wlen);
+        char err[512];
+
+        assert_non_null(w);
+        assert_int_equal(profile_parse("t.conf", text, strlen(text), w, &p, err,
+                                       sizeof err), 0);
+        fclose(w);
+        assert_contains(warned, "t.conf:1: warning: Said openssh: no Expect line for "
+                                "this client, so nothing checks these words");
+        free(warned);
+        profile_free(p);
+    }
+    expect_error("Expect openssh connect\nSaid putty \"hello\"\n", 2,
+                 "Said: unknown client 'putty'");
+    expect_error("Expect openssh connect\nSaid openssh\n", 2,
+                 "Said: missing argument (Said CLIENT TEXT...)");
+    /* A connect without a pattern has nothing to check its words against. */
+    p = parse_ok("Expect openssh connect\nSaid openssh \"hello\"\n");
+    profile_free(p);
+}
+
+/* Every client of every shipped profile that has an Expect line has its
+ * words recorded (scripts/record-said.py), so explain never falls back to
+ * a bare pattern for a shipped scenario. */
+static void
+test_shipped_said(void **state)
+{
+    DIR *d = opendir(PROFILES_DIR);
+    struct dirent *de = NULL;
+    int profiles = 0;
+    int clients = 0;
+
+    (void)state;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        char path[1024];
+        char err[1024];
+        profile_t *p = NULL;
+        size_t i;
+
+        if (len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0) {
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", PROFILES_DIR, de->d_name);
+        if (profile_load_warn(path, NULL, &p, err, sizeof err) != 0) {
+            print_error("%s\n", err);
+        }
+        assert_non_null(p);
+        for (i = 0; i < p->nexpects; i++) {
+            if (profile_said_find(p, p->expects[i].client) == NULL) {
+                print_error("%s: no Said line for %s (run scripts/record-said.py %s)\n",
+                            path, p->expects[i].client, p->name);
+            }
+            assert_non_null(profile_said_find(p, p->expects[i].client));
+            clients++;
+        }
+        profiles++;
+        profile_free(p);
+    }
+    closedir(d);
+    assert_true(profiles >= 20);
+    assert_true(clients >= 7 * 20);
+}
+
 /* Every keyword the parser knows is in the reference documentation. */
 static void
 test_docs_cover_keywords(void **state)
@@ -1448,6 +1623,9 @@ main(void)
         cmocka_unit_test(test_repeats_checked),
         cmocka_unit_test(test_defaults_documented),
         cmocka_unit_test(test_unknown_client_names_list),
+        cmocka_unit_test(test_said_parse_print),
+        cmocka_unit_test(test_said_errors),
+        cmocka_unit_test(test_shipped_said),
         cmocka_unit_test(test_docs_cover_keywords),
     };
 

@@ -249,8 +249,31 @@ catalog__paragraph(FILE *out, const char *title, const char *text)
     fputc('\n', out);
 }
 
+/*
+ * One client's line of "What each client does": connects or fails at a
+ * stage, then the client's own words (Said), which a reader recognises
+ * from their terminal. The pattern the matrix checks is shown on request,
+ * or in place of the words when a profile has recorded none.
+ */
+static void
+catalog__explain_client(FILE *out, const profile_t *p, const profile_expect_t *e,
+                        int patterns)
+{
+    const profile_said_t *said = profile_said_find(p, e->client);
+    size_t j;
+
+    fprintf(out, "  %-9s %s%s\n", e->client, e->connect ? "connects" : "fails at ",
+            e->connect ? "" : e->stage);
+    for (j = 0; said != NULL && j < said->nlines; j++) {
+        fprintf(out, "  %-9s   %s\n", "", said->lines[j]);
+    }
+    if (e->pattern != NULL && (patterns || said == NULL)) {
+        fprintf(out, "  %-9s   (output matching: %s)\n", "", e->pattern);
+    }
+}
+
 int
-catalog_explain(const char *arg, FILE *out)
+catalog_explain(const char *arg, int patterns, FILE *out)
 {
     char *path = catalog_resolve(arg);
     profile_t *p = NULL;
@@ -269,10 +292,7 @@ catalog_explain(const char *arg, FILE *out)
     if (p->nexpects > 0) {
         fprintf(out, "What each client does (measured with the real clients)\n");
         for (i = 0; i < p->nexpects; i++) {
-            const profile_expect_t *e = &p->expects[i];
-            fprintf(out, "  %-9s %s%s%s%s%s\n", e->client, e->connect ? "connects" : "fails at ",
-                    e->connect ? "" : e->stage, e->pattern != NULL ? ": " : "",
-                    e->pattern != NULL ? e->pattern : "", "");
+            catalog__explain_client(out, p, &p->expects[i], patterns);
         }
         fputc('\n', out);
     }

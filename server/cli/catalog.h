@@ -33,7 +33,9 @@ void catalog_paths_free(char **paths, size_t n);
 char *catalog_resolve(const char *arg);
 
 int catalog_list(FILE *out);
-int catalog_explain(const char *arg, FILE *out);
+/* What a profile plays, what each client does and prints there (its Said
+ * lines; with `patterns`, also the Expect patterns), and the fixes. */
+int catalog_explain(const char *arg, int patterns, FILE *out);
 
 /* Serves every profile of the search path (catalog_scan_all), each on its
  * own port from base_port up in name order, until SIGINT/SIGTERM. */

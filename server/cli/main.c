@@ -34,7 +34,7 @@ static const char main__usage[] =
     "  sshmock serve [PROFILE] [options]   serve a profile (default: modern)\n"
     "  sshmock check PROFILE               validate a profile and print it, like sshd -T\n"
     "  sshmock list                        the profiles (the failure catalogue) and where each is\n"
-    "  sshmock explain PROFILE             what a scenario is, what clients print, the fixes\n"
+    "  sshmock explain [-p] PROFILE        what a scenario is, what clients print, the fixes\n"
     "  sshmock lab [--base-port N]         serve every profile at once, one port each\n"
     "  sshmock probe ADDR:PORT             is an SSH server answering there? (health checks)\n"
     "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
@@ -522,6 +522,47 @@ out:
     return rc;
 }
 
+static const char main__explain_usage[] =
+    "Usage: sshmock explain [-p|--patterns] PROFILE\n"
+    "\n"
+    "What the scenario is, why a client fails against it, what each client\n"
+    "does there (connects, or fails at which stage) and prints - the lines the\n"
+    "real client printed, recorded in the profile's Said lines, the server's\n"
+    "port written P - and the fix on either side.\n"
+    "\n"
+    "Options:\n"
+    "  -p, --patterns   also show each client's Expect pattern, the regular\n"
+    "                   expression sshmock matrix checks its output against\n";
+
+static int
+main__explain(int argc, char **argv)
+{
+    const char *profile = NULL;
+    int patterns = 0;
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(main__explain_usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--patterns") == 0 || strcmp(argv[i], "-p") == 0) {
+            patterns = 1;
+        } else if (profile == NULL && (argv[i][0] != '-' || argv[i][1] == '\0')) {
+            profile = argv[i];
+        } else {
+            fprintf(stderr, "sshmock explain: unexpected argument '%s'\n\n%s", argv[i],
+                    main__explain_usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (profile == NULL) {
+        fputs(main__explain_usage, stderr);
+        return EXIT_USAGE;
+    }
+    return catalog_explain(profile, patterns, stdout);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -561,13 +602,7 @@ main(int argc, char **argv)
         return catalog_list(stdout);
     }
     if (strcmp(argv[1], "explain") == 0) {
-        if (argc != 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
-            fputs("Usage: sshmock explain PROFILE\n\nWhat the scenario is, why a client fails "
-                  "against it, what each client prints,\nand the fix on either side.\n",
-                  argc == 3 ? stdout : stderr);
-            return argc == 3 ? 0 : EXIT_USAGE;
-        }
-        return catalog_explain(argv[2], stdout);
+        return main__explain(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "lab") == 0) {
         return main__lab(argc - 1, argv + 1);

@@ -246,5 +246,10 @@ PROFILE__SET_FN(profile__set_expect);
 PROFILE__SET_FN(profile__set_client_opts);
 PROFILE__PRINT_FN(profile__print_expects);
 PROFILE__PRINT_FN(profile__print_client_opts);
+PROFILE__SET_FN(profile__set_said);
+PROFILE__PRINT_FN(profile__print_said);
+void profile__said_free(profile_said_t *said, size_t n);
+/* After the last line: each client's Said lines match its Expect pattern. */
+int profile__check_said(profile__parser_t *ps);
 
 #endif /* SSHMOCK_PROFILE_INTERNAL_H */

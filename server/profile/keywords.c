@@ -113,6 +113,8 @@ const profile__keyword_t profile__keywords[] = {
       "CLIENT KEY=VALUE...", NULL },
     { "Expect", MULTI | OWN, 2, 4, profile__set_expect, profile__print_expects, NO_SLOT,
       NULL, "CLIENT connect | CLIENT fail STAGE [REGEX]", NULL },
+    { "Said", MULTI | OWN, 2, ANY, profile__set_said, profile__print_said, NO_SLOT, NULL,
+      "CLIENT TEXT...", NULL },
     /* Keys from AccountKey and AccountKeyFile are shown with their account. */
     { "Account", MULTI | OWN, 1, 2, profile__set_account, profile__print_accounts,
       NO_SLOT, NULL, "NAME [PASSWORD]", NULL },

@@ -1,5 +1,5 @@
 /*
- * matrix: the keywords of the client matrix (Expect, ClientOptions,
+ * matrix: the keywords of the client matrix (Expect, Said, ClientOptions,
  * ClientFix, MatrixAuth). Client names are profile/clients.h's, the one
  * list the matrix runs.
  */
@@ -140,9 +140,11 @@ profile__print_expects(FILE *f, const profile_t *p, const profile__keyword_t *kw
         if (e->stage != NULL) {
             fprintf(f, " %s", e->stage);
         }
+        /* The pattern is kept as written (a regex's backslashes are its
+         * own), so it goes back out as written: quoting it again would turn
+         * "\." into "\\." and the printout would load as another regex. */
         if (e->pattern != NULL) {
-            fputc(' ', f);
-            profile__print_quoted(f, e->pattern, strlen(e->pattern), 0);
+            fprintf(f, " \"%s\"", e->pattern);
         }
         fputc('\n', f);
     }
@@ -205,4 +207,180 @@ profile__print_client_opts(FILE *f, const profile_t *p, const profile__keyword_t
         }
         fputc('\n', f);
     }
+}
+
+/* ---- Said: what a client really printed ---------------------------------- */
+
+const profile_said_t *
+profile_said_find(const profile_t *p, const char *client)
+{
+    size_t i;
+
+    for (i = 0; i < p->nsaid; i++) {
+        if (strcmp(p->said[i].client, client) == 0) {
+            return &p->said[i];
+        }
+    }
+    return NULL;
+}
+
+void
+profile__said_free(profile_said_t *said, size_t n)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < n; i++) {
+        free(said[i].client);
+        for (j = 0; j < said[i].nlines; j++) {
+            free(said[i].lines[j]);
+        }
+        free(said[i].lines);
+    }
+    free(said);
+}
+
+/* Said CLIENT TEXT...: one more line of what CLIENT printed. A client's
+ * lines gather in one entry, in file order, wherever they are written. */
+int
+profile__set_said(profile__parser_t *ps, const profile__keyword_t *kw,
+                  char **argv, int argc, profile__full_t *to)
+{
+    profile_t *p = &to->pub;
+    profile_said_t *s = (profile_said_t *)profile_said_find(p, argv[0]);
+    char *text = NULL;
+    int rc = profile__check_client(ps, kw, argv[0]);
+
+    if (rc == 0) {
+        rc = profile__join(ps, kw, argv + 1, argc - 1, &text);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (s == NULL) {
+        profile_said_t fresh;
+
+        memset(&fresh, 0, sizeof fresh);
+        fresh.client = strdup(argv[0]);
+        fresh.line = ps->line;
+        if (fresh.client == NULL || PROFILE__APPEND(p->said, p->nsaid, &fresh) < 0) {
+            free(fresh.client);
+            free(text);
+            return profile__nomem(ps);
+        }
+        s = &p->said[p->nsaid - 1];
+    }
+    if (PROFILE__APPEND(s->lines, s->nlines, &text) < 0) {
+        free(text);
+        return profile__nomem(ps);
+    }
+    return 0;
+}
+
+void
+profile__print_said(FILE *f, const profile_t *p, const profile__keyword_t *kw,
+                    const char *lname)
+{
+    size_t i;
+    size_t j;
+
+    (void)kw;
+    for (i = 0; i < p->nsaid; i++) {
+        for (j = 0; j < p->said[i].nlines; j++) {
+            const char *line = p->said[i].lines[j];
+
+            fprintf(f, "%s %s ", lname, p->said[i].client);
+            profile__print_quoted(f, line, strlen(line), 0);
+            fputc('\n', f);
+        }
+    }
+}
+
+/* Whether the P at s[i] stands for the server's port: "port P" or ":P",
+ * and not the start of a word ("port Penguin", ":Permission"). */
+static int
+profile__said_is_port(const char *s, size_t i)
+{
+    char next = s[i + 1];
+    int after = (i >= 5 && strncmp(s + i - 5, "port ", 5) == 0) ||
+                (i >= 1 && s[i - 1] == ':');
+
+    return s[i] == 'P' && after &&
+           !((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') ||
+             (next >= '0' && next <= '9') || next == '_');
+}
+
+/* The lines as the client printed them, one '\n' between them, with the
+ * port the profile listens on where they say P: the text an Expect
+ * pattern meets in the matrix (which writes "[0-9]+" for the port). */
+static int
+profile__said_text(const profile_said_t *s, int port, util_buf_t *b)
+{
+    size_t j;
+    size_t i;
+    int rc = 0;
+
+    for (j = 0; j < s->nlines && rc == 0; j++) {
+        const char *line = s->lines[j];
+
+        if (j > 0) {
+            rc = util_buf_puts(b, "\n");
+        }
+        for (i = 0; line[i] != '\0' && rc == 0; i++) {
+            rc = profile__said_is_port(line, i) ? util_buf_printf(b, "%d", port)
+                                                : util_buf_append(b, line + i, 1);
+        }
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * After the last line: the Expect pattern of every client that has Said
+ * lines matches them the way the matrix matches a run's output. So a re-recorded pattern with stale words, or words copied
+ * wrong, is an error at the first Said line instead of a silent lie in
+ * `sshmock explain`.
+ */
+int
+profile__check_said(profile__parser_t *ps)
+{
+    const profile_t *p = &ps->full->pub;
+    size_t i;
+
+    for (i = 0; i < p->nsaid; i++) {
+        const profile_said_t *s = &p->said[i];
+        const profile_expect_t *e = profile_expect_find(p, s->client);
+        util_buf_t text = UTIL_BUF_INIT;
+        regex_t re;
+        int match;
+
+        /* Words without an expectation are kept (an Expect line deleted to
+         * see a cell unchecked), but nothing vouches for them. */
+        if (e == NULL) {
+            profile__warn(ps, s->line, "Said %s: no Expect line for this client, so "
+                          "nothing checks these words (explain does not show them)",
+                          s->client);
+            continue;
+        }
+        if (e->pattern == NULL) {
+            continue;
+        }
+        if (profile__said_text(s, p->port, &text) < 0 || util_buf_puts(&text, "") < 0) {
+            util_buf_free(&text);
+            return profile__nomem(ps);
+        }
+        /* The Expect handler compiled the pattern already. */
+        if (regcomp(&re, e->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+            util_buf_free(&text);
+            return profile__fail(ps, e->line, "Expect %s: bad regex", s->client);
+        }
+        match = regexec(&re, text.data, 0, NULL, 0) == 0;
+        regfree(&re);
+        util_buf_free(&text);
+        if (!match) {
+            return profile__fail(ps, s->line, "Said %s: what the client said does not "
+                                 "match its Expect pattern (line %d): %s",
+                                 s->client, e->line, e->pattern);
+        }
+    }
+    return 0;
 }

@@ -173,6 +173,7 @@ profile__free_lists(profile_t *p)
     free(p->expects);
     profile__client_opts_free(p->client_options, p->nclient_options);
     profile__client_opts_free(p->client_fixes, p->nclient_fixes);
+    profile__said_free(p->said, p->nsaid);
 }
 
 void
@@ -254,6 +255,9 @@ profile__finish(profile__parser_t *ps)
     }
     if (rc == 0) {
         rc = profile__attach_keys(ps);
+    }
+    if (rc == 0) {
+        rc = profile__check_said(ps);
     }
     return rc;
 }

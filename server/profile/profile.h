@@ -60,6 +60,18 @@ typedef struct profile_expect_s {
     int line;
 } profile_expect_t;
 
+/* What one client really printed in the scenario (Said), line by line, as
+ * measured with the real client: trimmed, the server's port written P
+ * ("port P", "127.0.0.1:P"), a SHA256 fingerprint as "SHA256:...". The
+ * parser checks that the client's Expect pattern matches these lines, so
+ * the words `sshmock explain` shows and the pattern cannot drift apart. */
+typedef struct profile_said_s {
+    char *client;
+    char **lines;     /* in file order */
+    size_t nlines;
+    int line;         /* where the first Said line of this client is */
+} profile_said_t;
+
 /* Client options: the scenario's client configuration (ClientOptions), or
  * the documented fix for one client (ClientFix). Options are KEY=VALUE as
  * the drivers take them (client-tests/drivers/README.md). */
@@ -135,6 +147,8 @@ typedef struct profile_s {
     size_t nclient_options;
     profile_client_opts_t *client_fixes;   /* ClientFix */
     size_t nclient_fixes;
+    profile_said_t *said;                /* Said: one entry per client, file order */
+    size_t nsaid;
     int hostkey_rotation;                /* HostKeyRotation: 0 never, 1 restart, 2 connection */
 } profile_t;
 
@@ -171,6 +185,8 @@ void profile_print_keywords(FILE *f);
 const profile_expect_t *profile_expect_find(const profile_t *p, const char *client);
 const profile_client_opts_t *profile_client_options_find(const profile_t *p, const char *client);
 const profile_client_opts_t *profile_client_fix_find(const profile_t *p, const char *client);
+/* The Said lines of a client (NULL when the profile has none). */
+const profile_said_t *profile_said_find(const profile_t *p, const char *client);
 const char *profile_matrix_auth_name(profile_matrix_auth_t a);
 
 const profile_account_t *profile_account_find(const profile_t *p, const char *user);
