@@ -17,6 +17,8 @@ else()
   endforeach()
 endif()
 
+include(tests/fuzz/fuzz.cmake)
+
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/tests.cmake)
   include(client-tests/tests.cmake)
 endif()
