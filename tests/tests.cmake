@@ -5,7 +5,7 @@
 if(NOT CMOCKA_FOUND)
   message(WARNING "cmocka not found: unit tests are not built (install libcmocka-dev)")
 else()
-  foreach(t profile tap fault embed)
+  foreach(t profile tap fault embed hostkey)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_${t}.c)
       add_executable(test_${t} tests/test_${t}.c)
       target_link_libraries(test_${t} PRIVATE sshmock_core PkgConfig::CMOCKA)

@@ -17,6 +17,7 @@
 #include "cli/matrix.h"
 #include "profile/profile.h"
 #include "net/server.h"
+#include "ssh/hostkey.h"
 #include "base/util.h"
 
 #define EXIT_RUNTIME 1
@@ -89,8 +90,12 @@ main__check(int argc, char **argv)
         return EXIT_USAGE;
     }
     path = catalog_resolve(argv[1]);
-    if (profile_load(path, &p, err, sizeof err) != 0) {
+    /* The host keys as serve would load them: a profile check passes is
+     * one serve can start. */
+    if (profile_load(path, &p, err, sizeof err) != 0 ||
+        hostkey_check_all(p, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
+        profile_free(p);
         free(path);
         return EXIT_USAGE;
     }
