@@ -40,6 +40,8 @@ cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)" \
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
+passed=0
+failed=0
 for t in "${targets[@]}"; do
     log=build-fuzz/fuzz_$t.log
     mkdir -p "build-fuzz/corpus/$t" build-fuzz/artifacts
@@ -59,9 +61,12 @@ for t in "${targets[@]}"; do
             | head -60 >&2 || tail -40 "$log" >&2
         ls build-fuzz/artifacts/"$t"-* 2>/dev/null | sed 's/^/   reproducer: /' >&2
         status=1
+        failed=$((failed + 1))
         continue
     fi
     # The last status line: executions and coverage (cov: edges, ft: features).
     grep -E "^#[0-9]+.*(DONE|cov:)" "$log" | tail -1 | sed "s/^/   $t: /"
+    passed=$((passed + 1))
 done
+echo "fuzz: $passed passed, $failed failed"
 exit $status
