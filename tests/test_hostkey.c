@@ -601,18 +601,19 @@ test_check_refuses_what_serve_refuses(void **state)
 int
 main(void)
 {
+#define HOSTKEY_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_world_writable_state_dir_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_writable_profile_dir_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_dir_of_another_user_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_safe_state_dir_keeps_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kept_key_readable_by_others_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kept_key_symlink_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tmp_file_not_through_planted_link, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsafe_profile_names_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_home_unset_no_shared_dir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hostkey_file_not_regular_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_refuses_what_serve_refuses, setup, teardown),
+        HOSTKEY_TEST(test_world_writable_state_dir_refused),
+        HOSTKEY_TEST(test_group_writable_profile_dir_refused),
+        HOSTKEY_TEST(test_state_dir_of_another_user_refused),
+        HOSTKEY_TEST(test_safe_state_dir_keeps_key),
+        HOSTKEY_TEST(test_kept_key_readable_by_others_refused),
+        HOSTKEY_TEST(test_kept_key_symlink_refused),
+        HOSTKEY_TEST(test_tmp_file_not_through_planted_link),
+        HOSTKEY_TEST(test_unsafe_profile_names_refused),
+        HOSTKEY_TEST(test_home_unset_no_shared_dir),
+        HOSTKEY_TEST(test_hostkey_file_not_regular_refused),
+        HOSTKEY_TEST(test_check_refuses_what_serve_refuses),
     };
 
     return cmocka_run_group_tests_name("hostkey", tests, NULL, NULL);

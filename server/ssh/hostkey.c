@@ -350,6 +350,20 @@ hostkey__kept_ok(const char *path, char *why, size_t whylen)
     return 1;
 }
 
+/* "FILE:LINE: HostKey generate:SPEC", or "FILE: HostKey generate:SPEC (a
+ * default key)" for the keys a profile without HostKey lines gets. */
+static const char *
+hostkey__where(const profile_t *p, const profile_hostkey_t *spec, char *buf,
+               size_t len)
+{
+    if (spec->line > 0) {
+        snprintf(buf, len, "%s:%d: HostKey generate:%s", p->path, spec->line, spec->spec);
+    } else {
+        snprintf(buf, len, "%s: HostKey generate:%s (a default key)", p->path, spec->spec);
+    }
+    return buf;
+}
+
 /* <state>/<profile>/ssh_host_<spec>_key: loaded when kept, else generated
  * and kept. */
 static int
@@ -359,13 +373,14 @@ hostkey__load_kept(const profile_t *p, const profile_hostkey_t *spec,
     util_buf_t dir = UTIL_BUF_INIT;
     util_buf_t path = UTIL_BUF_INIT;
     char why[768];
+    char where[600];
     int kept;
     int rc = SSHMOCK_ESTATE;
 
     if (state_dir == NULL || state_dir[0] == '\0') {
-        snprintf(err, errlen, "%s:%d: HostKey generate:%s: no state directory to keep the "
-                 "key in: HOME is not set (nor XDG_STATE_HOME); give one with --state-dir "
-                 "DIR or SSHMOCK_STATE_DIR", p->path, spec->line, spec->spec);
+        snprintf(err, errlen, "%s: no state directory to keep the key in: HOME is not set "
+                 "(nor XDG_STATE_HOME); give one with --state-dir DIR or SSHMOCK_STATE_DIR",
+                 hostkey__where(p, spec, where, sizeof where));
         return SSHMOCK_ESTATE;
     }
     if (!hostkey__name_ok(p->name)) {
@@ -389,21 +404,21 @@ hostkey__load_kept(const profile_t *p, const profile_hostkey_t *spec,
         hostkey__dir_ok(dir.data, why, sizeof why);
     }
     if (why[0] != '\0') {
-        snprintf(err, errlen, "%s:%d: HostKey generate:%s: state directory %s",
-                 p->path, spec->line, spec->spec, why);
+        snprintf(err, errlen, "%s: state directory %s", hostkey__where(p, spec, where,
+                 sizeof where), why);
         goto out;
     }
     kept = hostkey__kept_ok(path.data, why, sizeof why);
     if (kept < 0) {
-        snprintf(err, errlen, "%s:%d: HostKey generate:%s: kept key %s", p->path,
-                 spec->line, spec->spec, why);
+        snprintf(err, errlen, "%s: kept key %s", hostkey__where(p, spec, where, sizeof where),
+                 why);
         goto out;
     }
     if (kept > 0) {
         if (hostkey__import_file(path.data, &hk->key, why, sizeof why) < 0) {
-            snprintf(err, errlen, "%s:%d: HostKey generate:%s: the kept key %s cannot "
-                     "be loaded: %s (delete it to make a new one)",
-                     p->path, spec->line, spec->spec, path.data, why);
+            snprintf(err, errlen, "%s: the kept key %s cannot be loaded: %s (delete it "
+                     "to make a new one)",
+                     hostkey__where(p, spec, where, sizeof where), path.data, why);
             rc = SSHMOCK_EHOSTKEY;
             goto out;
         }
@@ -412,14 +427,16 @@ hostkey__load_kept(const profile_t *p, const profile_hostkey_t *spec,
     }
     if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,
                          &hk->key) != SSH_OK) {
-        snprintf(err, errlen, "%s:%d: HostKey generate:%s: libssh cannot generate "
-                 "this key", p->path, spec->line, spec->spec);
+        snprintf(err, errlen, "%s: libssh cannot generate this key",
+                 hostkey__where(p, spec, where, sizeof where));
         rc = SSHMOCK_EHOSTKEY;
         goto out;
     }
     if (hostkey__save(hk->key, path.data) < 0) {
-        snprintf(err, errlen, "%s:%d: HostKey generate:%s: cannot write %s: %s",
-                 p->path, spec->line, spec->spec, path.data, strerror(errno));
+        int e = errno;
+
+        snprintf(err, errlen, "%s: cannot write %s: %s",
+                 hostkey__where(p, spec, where, sizeof where), path.data, strerror(e));
         goto out;
     }
     hk->generated = 1;

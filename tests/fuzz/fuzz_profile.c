@@ -95,7 +95,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         profile_print(p, mem);
         fclose(mem);
         if (fuzz__roundtrip && printed != NULL &&
-            profile_parse(path, printed, printed_len, fuzz__null, &again, err, sizeof err) != 0) {
+            profile_parse(path, printed, printed_len, fuzz__null, &again, err,
+                          sizeof err) != 0) {
             fprintf(stderr, "fuzz_profile: printed profile does not parse again: %s\n"
                     "--- printed:\n%s\n", err, printed);
             abort();
