@@ -49,6 +49,8 @@ for t in "${targets[@]}"; do
     args=("corpus/$t" "../tests/fuzz/corpus/$t" -max_total_time="$seconds"
           -print_final_stats=1 -artifact_prefix="artifacts/$t-")
     [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="../tests/fuzz/$t.dict")
+    # Profiles added after the seeds were copied are seeds too.
+    [ "$t" = profile ] && args=("${args[@]:0:2}" ../profiles "${args[@]:2}")
     # More than one job runs that many fuzzers in parallel, each logging to
     # build-fuzz/fuzz-N.log.
     [ "$jobs" -gt 1 ] && args+=(-jobs="$jobs" -workers="$jobs")
