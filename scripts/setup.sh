@@ -11,6 +11,9 @@ packages=(
     # build
     build-essential cmake pkg-config
     libssh-dev libuv1-dev libssl-dev libcmocka-dev
+    # the fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime,
+    # which clang only recommends (not installed with --no-install-recommends)
+    clang libclang-rt-14-dev
     # the real clients the tests run, and their helpers
     openssh-client putty-tools dropbear-bin
     python3 python3-paramiko python3-asyncssh

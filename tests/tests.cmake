@@ -15,7 +15,7 @@ elseif(NOT CMOCKA_FOUND)
                       "without them on purpose.")
 else()
   # A name here whose file is missing is a configure error, not a skip.
-  foreach(t profile tap fault embed wire relay auth channel)
+  foreach(t profile tap fault embed wire relay auth channel hostkey)
     add_executable(test_${t} tests/test_${t}.c)
     target_link_libraries(test_${t} PRIVATE sshmock_core PkgConfig::CMOCKA)
     target_compile_definitions(test_${t} PRIVATE
@@ -31,5 +31,7 @@ find_package(Python3 REQUIRED COMPONENTS Interpreter)
 add_test(NAME lint.deps COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/scripts/check-deps.py)
 add_test(NAME lint.size COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/scripts/check-size.py)
 set_tests_properties(lint.deps lint.size PROPERTIES TIMEOUT 60 LABELS lint)
+
+include(tests/fuzz/fuzz.cmake)
 
 include(client-tests/tests.cmake)

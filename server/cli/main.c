@@ -21,6 +21,7 @@
 #include "profile/clients.h"
 #include "profile/profile.h"
 #include "net/server.h"
+#include "ssh/hostkey.h"
 #include "base/util.h"
 
 #define EXIT_RUNTIME 1
@@ -97,8 +98,12 @@ main__check(int argc, char **argv)
         return EXIT_USAGE;
     }
     path = catalog_resolve(argv[1]);
-    if (profile_load(path, &p, err, sizeof err) != 0) {
+    /* The host keys as serve would load them: a profile check passes is
+     * one serve can start. */
+    if (profile_load(path, &p, err, sizeof err) != 0 ||
+        hostkey_check_all(p, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
+        profile_free(p);
         free(path);
         return EXIT_USAGE;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,7 +37,9 @@ hostkey_state_dir(const char *explicit_dir)
         util_buf_printf(&b, "%s/.local/state/sshmock", env);
         return b.data;
     }
-    return strdup("/tmp/sshmock-state");
+    /* No shared fallback such as /tmp: anyone can create a directory there
+     * first and hand us their keys. hostkey_load_all() explains. */
+    return strdup("");
 }
 
 int
@@ -65,6 +68,33 @@ hostkey_fingerprint(ssh_key key, char *out, size_t outlen)
     return 0;
 }
 
+/* Opens a new file next to path with a name nobody can guess, 0600, and
+ * never through a symbolic link: O_EXCL fails on any name that already
+ * exists, so a file or link planted there in advance is never written. */
+static int
+hostkey__open_tmp(const char *path, util_buf_t *tmp)
+{
+    unsigned char rnd[8];
+    int attempt;
+    int fd = -1;
+
+    for (attempt = 0; attempt < 8 && fd < 0; attempt++) {
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            return -1;
+        }
+        util_buf_reset(tmp);
+        if (util_buf_printf(tmp, "%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", path, rnd[0],
+                            rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
+            return -1;
+        }
+        fd = open(tmp->data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) {
+            return -1;
+        }
+    }
+    return fd;
+}
+
 /* Writes a private key atomically with mode 0600: a half-written key file
  * after a crash would otherwise fail every later start. */
 static int
@@ -74,18 +104,18 @@ hostkey__save(ssh_key key, const char *path)
     util_buf_t tmp = UTIL_BUF_INIT;
     int fd = -1;
     int rc = -1;
+    int saved_errno = 0;
+    int created = 0;
     size_t len;
 
     if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &b64) != SSH_OK) {
         return -1;
     }
-    if (util_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-        goto out;
-    }
-    fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fd = hostkey__open_tmp(path, &tmp);
     if (fd < 0) {
         goto out;
     }
+    created = 1;
     len = strlen(b64);
     if (write(fd, b64, len) != (ssize_t)len || fsync(fd) != 0) {
         goto out;
@@ -100,14 +130,18 @@ hostkey__save(ssh_key key, const char *path)
     }
     rc = 0;
 out:
+    saved_errno = errno;
     if (fd >= 0) {
         close(fd);
     }
-    if (rc != 0 && tmp.data != NULL) {
+    /* Only a file this call created is removed: a name that was taken
+     * (EEXIST) belongs to someone else. */
+    if (rc != 0 && created) {
         unlink(tmp.data);
     }
     util_buf_free(&tmp);
     ssh_string_free_char(b64);
+    errno = saved_errno;
     return rc;
 }
 
@@ -193,68 +227,257 @@ hostkey__describe(hostkey_t *hk)
     return hostkey_fingerprint(hk->key, hk->fingerprint, sizeof hk->fingerprint);
 }
 
+/* A private key from a file, as serve and check both read it: only a
+ * regular file (a FIFO or device would block or never end), at most
+ * HOSTKEY__FILE_MAX bytes, and it must hold a private key. On failure,
+ * why says what is wrong with the file. */
+#define HOSTKEY__FILE_MAX (1024 * 1024)
+
+static int
+hostkey__import_file(const char *path, ssh_key *key, char *why, size_t whylen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    *key = NULL;
+    if (util_read_file(path, HOSTKEY__FILE_MAX, &data, &len) < 0) {
+        snprintf(why, whylen, "%s", util_read_file_strerror(errno));
+        return -1;
+    }
+    if (ssh_pki_import_privkey_base64(data, NULL, NULL, NULL, key) == SSH_OK) {
+        rc = 0;
+    } else if (strncmp(data, "ssh-", 4) == 0 || strncmp(data, "ecdsa-", 6) == 0 ||
+               strncmp(data, "sk-", 3) == 0 || strstr(data, "PUBLIC KEY-----") != NULL) {
+        snprintf(why, whylen, "it holds a public key; HostKey names the private key "
+                 "(the file without .pub)");
+    } else {
+        snprintf(why, whylen, "no private key in it that libssh can load (not a key, "
+                 "an unsupported type, or protected by a passphrase)");
+    }
+    explicit_bzero(data, len);
+    free(data);
+    if (rc != 0 && *key != NULL) {
+        ssh_key_free(*key);
+        *key = NULL;
+    }
+    return rc;
+}
+
+/* A profile's name becomes a directory under the state directory, so it
+ * must be one harmless path component: "..conf" or "...conf" would
+ * otherwise put keys in, or above, the state directory itself. */
+static int
+hostkey__name_ok(const char *name)
+{
+    return name != NULL && name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
+}
+
+static int
+hostkey__name_error(const profile_t *p, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: the profile's name '%s' (its file name without .conf) "
+             "cannot name a directory for its generated host keys: it must not be "
+             "empty, start with '.' or hold '/'; rename the file", p->path, p->name);
+    return SSHMOCK_EPROFILE;
+}
+
+/* OpenSSH's rule for the directories its keys live in: owned by us (or
+ * root) and writable by nobody else, or anyone could plant a key there or
+ * swap ours. Returns 0, or -1 with the reason and the fix in why. */
+static int
+hostkey__dir_ok(const char *dir, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0) {
+        snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, whylen, "%s is not a directory", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        snprintf(why, whylen, "%s belongs to uid %u, not to you (uid %u): its keys could "
+                 "be anyone's; use a directory of your own (--state-dir DIR or "
+                 "SSHMOCK_STATE_DIR)", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(why, whylen, "%s is writable by %s (mode %04o): anyone could plant a "
+                 "host key in it; run chmod go-w %s, or use another directory "
+                 "(--state-dir DIR or SSHMOCK_STATE_DIR)", dir,
+                 (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group",
+                 (unsigned)(st.st_mode & 07777), dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* A kept key must be the regular file we wrote: ours, 0600. Returns 1 when
+ * it exists and may be used, 0 when there is none, -1 (why filled) when
+ * something else is there. */
+static int
+hostkey__kept_ok(const char *path, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "%s is %s, not the key file sshmock writes; remove it to "
+                 "get a new key", path, S_ISLNK(st.st_mode) ? "a symbolic link"
+                 : "not a regular file");
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(why, whylen, "%s belongs to uid %u, not to you (uid %u); remove it to "
+                 "get a new key", path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(why, whylen, "permissions %04o for %s are too open: a private key must "
+                 "be readable by you alone; run chmod 600 %s", (unsigned)(st.st_mode & 07777),
+                 path, path);
+        return -1;
+    }
+    return 1;
+}
+
+/* "FILE:LINE: HostKey generate:SPEC", or "FILE: HostKey generate:SPEC (a
+ * default key)" for the keys a profile without HostKey lines gets. */
+static const char *
+hostkey__where(const profile_t *p, const profile_hostkey_t *spec, char *buf,
+               size_t len)
+{
+    if (spec->line > 0) {
+        snprintf(buf, len, "%s:%d: HostKey generate:%s", p->path, spec->line, spec->spec);
+    } else {
+        snprintf(buf, len, "%s: HostKey generate:%s (a default key)", p->path, spec->spec);
+    }
+    return buf;
+}
+
+/* <state>/<profile>/ssh_host_<spec>_key: loaded when kept, else generated
+ * and kept. */
+static int
+hostkey__load_kept(const profile_t *p, const profile_hostkey_t *spec,
+                   const char *state_dir, hostkey_t *hk, char *err, size_t errlen)
+{
+    util_buf_t dir = UTIL_BUF_INIT;
+    util_buf_t path = UTIL_BUF_INIT;
+    char why[768];
+    char where[600];
+    int kept;
+    int rc = SSHMOCK_ESTATE;
+
+    if (state_dir == NULL || state_dir[0] == '\0') {
+        snprintf(err, errlen, "%s: no state directory to keep the key in: HOME is not set "
+                 "(nor XDG_STATE_HOME); give one with --state-dir DIR or SSHMOCK_STATE_DIR",
+                 hostkey__where(p, spec, where, sizeof where));
+        return SSHMOCK_ESTATE;
+    }
+    if (!hostkey__name_ok(p->name)) {
+        return hostkey__name_error(p, err, errlen);
+    }
+    if (util_buf_printf(&dir, "%s/%s", state_dir, p->name) < 0 ||
+        util_buf_printf(&path, "%s/ssh_host_%s_key", dir.data, spec->spec) < 0) {
+        rc = SSHMOCK_ENOMEM;
+        goto out;
+    }
+    util_strlcpy(hk->source, path.data, sizeof hk->source);
+    /* The state directory first: a subdirectory made inside one that is
+     * not safe would already be in someone else's hands. */
+    why[0] = '\0';
+    if (util_mkdirs(state_dir, 0700) < 0) {
+        snprintf(why, sizeof why, "%s cannot be created: %s", state_dir, strerror(errno));
+    } else if (hostkey__dir_ok(state_dir, why, sizeof why) == 0 &&
+               mkdir(dir.data, 0700) < 0 && errno != EEXIST) {
+        snprintf(why, sizeof why, "%s cannot be created: %s", dir.data, strerror(errno));
+    } else if (why[0] == '\0') {
+        hostkey__dir_ok(dir.data, why, sizeof why);
+    }
+    if (why[0] != '\0') {
+        snprintf(err, errlen, "%s: state directory %s", hostkey__where(p, spec, where,
+                 sizeof where), why);
+        goto out;
+    }
+    kept = hostkey__kept_ok(path.data, why, sizeof why);
+    if (kept < 0) {
+        snprintf(err, errlen, "%s: kept key %s", hostkey__where(p, spec, where, sizeof where),
+                 why);
+        goto out;
+    }
+    if (kept > 0) {
+        if (hostkey__import_file(path.data, &hk->key, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: the kept key %s cannot be loaded: %s (delete it "
+                     "to make a new one)",
+                     hostkey__where(p, spec, where, sizeof where), path.data, why);
+            rc = SSHMOCK_EHOSTKEY;
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,
+                         &hk->key) != SSH_OK) {
+        snprintf(err, errlen, "%s: libssh cannot generate this key",
+                 hostkey__where(p, spec, where, sizeof where));
+        rc = SSHMOCK_EHOSTKEY;
+        goto out;
+    }
+    if (hostkey__save(hk->key, path.data) < 0) {
+        int e = errno;
+
+        snprintf(err, errlen, "%s: cannot write %s: %s",
+                 hostkey__where(p, spec, where, sizeof where), path.data, strerror(e));
+        goto out;
+    }
+    hk->generated = 1;
+    rc = 0;
+out:
+    util_buf_free(&dir);
+    util_buf_free(&path);
+    return rc;
+}
+
 static int
 hostkey__load_one(const profile_t *p, const profile_hostkey_t *spec,
                   const char *state_dir, hostkey_t *hk, char *err, size_t errlen)
 {
-    util_buf_t dir = UTIL_BUF_INIT;
-    util_buf_t path = UTIL_BUF_INIT;
+    char why[512];
     int rc = SSHMOCK_EHOSTKEY;
 
     memset(hk, 0, sizeof *hk);
     if (spec->kind == PROFILE_HOSTKEY_FILE) {
-        if (ssh_pki_import_privkey_file(spec->path, NULL, NULL, NULL, &hk->key) != SSH_OK) {
-            snprintf(err, errlen, "%s:%d: HostKey %s: cannot load a private key from it",
-                     p->path, spec->line, spec->path);
+        if (hostkey__import_file(spec->path, &hk->key, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s:%d: HostKey %s: %s", p->path, spec->line, spec->path,
+                     why);
             goto out;
         }
         util_strlcpy(hk->source, spec->path, sizeof hk->source);
-    } else {
-        if (util_buf_printf(&dir, "%s/%s", state_dir, p->name) < 0 ||
-            util_buf_printf(&path, "%s/ssh_host_%s_key", dir.data, spec->spec) < 0) {
-            rc = SSHMOCK_ENOMEM;
+    } else if (p->hostkey_rotation != 0) {
+        /* HostKeyRotation: a new key each time, never kept. */
+        if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,
+                             &hk->key) != SSH_OK) {
+            snprintf(err, errlen, "%s:%d: HostKey generate:%s: libssh cannot generate "
+                     "this key", p->path, spec->line, spec->spec);
             goto out;
         }
-        util_strlcpy(hk->source, path.data, sizeof hk->source);
-        if (p->hostkey_rotation != 0) {
-            /* HostKeyRotation: a new key each time, never kept. */
-            if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,
-                                 &hk->key) != SSH_OK) {
-                snprintf(err, errlen, "%s:%d: HostKey generate:%s: libssh cannot generate "
-                         "this key", p->path, spec->line, spec->spec);
-                goto out;
-            }
-            util_strlcpy(hk->source, "(in memory: HostKeyRotation)", sizeof hk->source);
-            hk->generated = 1;
-        } else if (access(path.data, F_OK) == 0) {
-            if (ssh_pki_import_privkey_file(path.data, NULL, NULL, NULL, &hk->key) != SSH_OK) {
-                snprintf(err, errlen, "%s:%d: HostKey generate:%s: the kept key %s cannot "
-                         "be loaded (delete it to make a new one)",
-                         p->path, spec->line, spec->spec, path.data);
-                goto out;
-            }
-        } else {
-            if (util_mkdirs(dir.data, 0700) < 0) {
-                snprintf(err, errlen, "%s:%d: HostKey generate:%s: cannot create state "
-                         "directory %s: %s", p->path, spec->line, spec->spec, dir.data,
-                         strerror(errno));
-                rc = SSHMOCK_ESTATE;
-                goto out;
-            }
-            if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,
-                                 &hk->key) != SSH_OK) {
-                snprintf(err, errlen, "%s:%d: HostKey generate:%s: libssh cannot generate "
-                         "this key", p->path, spec->line, spec->spec);
-                goto out;
-            }
-            if (hostkey__save(hk->key, path.data) < 0) {
-                snprintf(err, errlen, "%s:%d: HostKey generate:%s: cannot write %s: %s",
-                         p->path, spec->line, spec->spec, path.data, strerror(errno));
-                rc = SSHMOCK_ESTATE;
-                goto out;
-            }
-            hk->generated = 1;
+        util_strlcpy(hk->source, "(in memory: HostKeyRotation)", sizeof hk->source);
+        hk->generated = 1;
+    } else {
+        rc = hostkey__load_kept(p, spec, state_dir, hk, err, errlen);
+        if (rc != 0) {
+            goto out;
         }
+        rc = SSHMOCK_EHOSTKEY;
     }
     if (hostkey__describe(hk) < 0) {
         snprintf(err, errlen, "%s:%d: HostKey: cannot compute the key's fingerprint",
@@ -267,9 +490,31 @@ out:
         ssh_key_free(hk->key);
         hk->key = NULL;
     }
-    util_buf_free(&dir);
-    util_buf_free(&path);
     return rc;
+}
+
+int
+hostkey_check_all(const profile_t *p, char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i < p->nhostkeys && i < PROFILE_MAX_HOSTKEYS; i++) {
+        const profile_hostkey_t *spec = &p->hostkeys[i];
+        hostkey_t hk;
+        int rc;
+
+        if (spec->kind == PROFILE_HOSTKEY_FILE) {
+            /* Exactly what serve does with it, then thrown away. */
+            rc = hostkey__load_one(p, spec, "", &hk, err, errlen);
+            if (rc != 0) {
+                return rc;
+            }
+            ssh_key_free(hk.key);
+        } else if (p->hostkey_rotation == 0 && !hostkey__name_ok(p->name)) {
+            return hostkey__name_error(p, err, errlen);
+        }
+    }
+    return 0;
 }
 
 int

@@ -30,13 +30,31 @@ typedef struct hostkey_set_s {
 } hostkey_set_t;
 
 /* The state directory: explicit, else $SSHMOCK_STATE_DIR, else
- * $XDG_STATE_HOME/sshmock, else ~/.local/state/sshmock. malloc'd. */
+ * $XDG_STATE_HOME/sshmock, else ~/.local/state/sshmock; "" when none of
+ * those is set (never a shared directory such as /tmp: a profile that
+ * needs one is then refused by hostkey_load_all, with the reason).
+ * malloc'd. */
 char *hostkey_state_dir(const char *explicit_dir);
 
 /* Loads or generates every host key of the profile. On error, err holds
- * "FILE:LINE: message" naming the HostKey line, and the set is empty. */
+ * "FILE:LINE: message" naming the HostKey line, and the set is empty.
+ *
+ * Like OpenSSH with its own files, it refuses (and says how to fix) a
+ * state directory, or the profile's directory in it, that is not owned by
+ * the user (or root) or is writable by group or others; a kept key that
+ * is not a regular 0600 file of the user's; and a profile whose name (the
+ * directory it gets) is empty, starts with '.' or holds '/'. HostKey
+ * files must be regular files holding a private key (no FIFO, device,
+ * directory or .pub). New keys are written to a temporary file with a
+ * random name, created with O_EXCL|O_NOFOLLOW, then renamed. */
 int hostkey_load_all(const profile_t *p, const char *state_dir,
                      hostkey_set_t *set, char *err, size_t errlen);
+
+/* What `sshmock check` can know without serving: every HostKey file is
+ * loaded exactly as hostkey_load_all() loads it (then dropped), and a
+ * profile whose generated keys would need an unsafe directory name is
+ * refused. Nothing is generated or written. 0, or an error as above. */
+int hostkey_check_all(const profile_t *p, char *err, size_t errlen);
 
 void hostkey_set_free(hostkey_set_t *set);
 
