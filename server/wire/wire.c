@@ -256,10 +256,6 @@ wire_on_timer(wire_t *w, wire_timer_t t)
             /* No KEXINIT from the client: libssh's offer goes out as it
              * is, as it did before exact offers (nothing to compare). */
             wire__offer_release(w);
-        } else if (w->offer_took) {
-            /* sshd gives up once the negotiation has failed; the client
-             * has had the time to read our offer and say why. */
-            w->ops->close(w->ud, 0, "key exchange failed: no matching algorithm");
         }
         break;
     default:
@@ -629,16 +625,24 @@ wire__offer_decide(wire_t *w)
     case OFFER_RUNNABLE:
         wire__offer_release(w);
         break;
-    case OFFER_NO_MATCH:
-        /* The client fails as against the real server and says so; then,
-         * as sshd, the server gives up (when the client closes, or after
-         * WIRE_CLIENT_WAIT_MS). */
+    case OFFER_NO_MATCH: {
+        /* The client fails as against the real server and says so. sshd
+         * gives up as soon as it has the client's KEXINIT, without a
+         * DISCONNECT ("Unable to negotiate" is only logged), and so does
+         * sshmock: a client that does not check every list at once
+         * (asyncssh and the host key list) sees the connection lost, as
+         * against sshd. */
+        char reason[160];
+
         wire__offer_take(w, &o);
         wire_stage(w, FAULT_STAGE_SERVER_KEXINIT);
+        snprintf(reason, sizeof reason, "key exchange failed: no matching %s",
+                 offer_list_what(r.list));
         if (!w->ops->closing(w->ud)) {
-            w->ops->timer_start(w->ud, WIRE_TIMER_OFFER, WIRE_CLIENT_WAIT_MS);
+            w->ops->close(w->ud, 0, reason);
         }
         break;
+    }
     case OFFER_CANNOT_PLAY: {
         /* The client would run an algorithm no linked engine implements.
          * Reason 3 (SSH_DISCONNECT_KEY_EXCHANGE_FAILED): it is the key

@@ -58,8 +58,7 @@ typedef enum {
     WIRE_TIMER_STALL,    /* a bounded stall ends */
     WIRE_TIMER_THROTTLE, /* the next throttle tick */
     WIRE_TIMER_DELAY,    /* a delay ends */
-    WIRE_TIMER_OFFER,    /* libssh's KEXINIT waits for the client's; after a
-                          * failed negotiation, the client's close */
+    WIRE_TIMER_OFFER,    /* libssh's KEXINIT waits for the client's */
     WIRE_TIMER__COUNT
 } wire_timer_t;
 
