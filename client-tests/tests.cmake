@@ -18,6 +18,7 @@ set(sshmock_client_tests
   cli 120
   robustness 300
   wire_timers 60
+  offers 180
 )
 
 while(sshmock_client_tests)
