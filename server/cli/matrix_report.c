@@ -78,7 +78,8 @@ matrix__cell_text(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
         util_buf_puts(b, "fail");
     }
     if (c->fix_tried) {
-        util_buf_puts(b, matrix_fix_unplayable(m, c) ? " npfix" : c->fix.connected ? " +fix" : " !fix");
+        util_buf_puts(b, matrix_fix_unplayable(m, c) ? " npfix"
+                         : c->fix.connected ? " +fix" : " !fix");
     }
 }
 
