@@ -98,6 +98,29 @@ class CatalogueTest(unittest.TestCase):
             self.connects(h.run_ssh(srv, "echo hello", password="demo",
                                     options=["HostKeyAlgorithms=+ssh-rsa"]))
 
+    # Offer-only names (issue 9): the offer is played exactly; the fix picks
+    # an algorithm this build cannot run, and the server says so plainly.
+    def test_legacy_hmac_md5(self):
+        with h.Server(h.profile("legacy-hmac-md5")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching MAC found\. Their offer: hmac-md5,hmac-md5-96\r?$",
+                                     re.M))
+            self.diagnosis(srv, "mac_algorithms_client_to_server", "-oMACs=+hmac-md5")
+            r = h.run_ssh(srv, "echo hello", password="demo", options=["MACs=+hmac-md5"])
+            self.fails(r, "sshmock cannot play MAC hmac-md5 (offer-only in this build)")
+            srv.wait_events(lambda e: e["event"] == "cannot_play" and e["algorithm"] == "hmac-md5")
+
+    def test_legacy_dss_only(self):
+        with h.Server(h.profile("legacy-dss-only")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching host key type found\. Their offer: ssh-dss\r?$",
+                                     re.M))
+            self.diagnosis(srv, "server_host_key_algorithms", "-oHostKeyAlgorithms=+ssh-dss")
+            r = h.run_ssh(srv, "echo hello", password="demo",
+                          options=["HostKeyAlgorithms=+ssh-dss"])
+            self.fails(r, "sshmock cannot play host key type ssh-dss (offer-only in this build)")
+            srv.wait_events(lambda e: e["event"] == "cannot_play" and e["algorithm"] == "ssh-dss")
+
     def test_legacy_openssh5(self):
         with h.Server(h.profile("legacy-openssh5")) as srv:
             r = h.run_ssh(srv, "echo hello", password="demo")

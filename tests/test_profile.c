@@ -264,8 +264,10 @@ test_legacy_loads(void **state)
     assert_string_equal(p->identification, "SSH-2.0-OpenSSH_5.3");
     assert_string_equal(p->kex_algorithms, "diffie-hellman-group1-sha1");
     assert_string_equal(p->hostkey_algorithms, "ssh-rsa");
-    assert_string_equal(p->ciphers, "aes128-ctr,aes192-ctr,aes256-ctr,aes128-cbc,"
-                                    "3des-cbc,aes192-cbc,aes256-cbc");
+    /* OpenSSH 5.3's list exactly, offer-only names in place. */
+    assert_string_equal(p->ciphers, "aes128-ctr,aes192-ctr,aes256-ctr,arcfour256,arcfour128,"
+                                    "aes128-cbc,3des-cbc,blowfish-cbc,cast128-cbc,aes192-cbc,"
+                                    "aes256-cbc,arcfour,rijndael-cbc@lysator.liu.se");
     assert_string_equal(p->macs, "hmac-sha1");
     assert_int_equal(p->nhostkeys, 1);
     assert_int_equal(p->hostkeys[0].kind, PROFILE_HOSTKEY_GENERATE);
@@ -713,10 +715,43 @@ test_algo_api(void **state)
     free(out);
     out = NULL;
 
-    assert_int_equal(algo_resolve(ALGO_MAC, "hmac-md5", &out, err, sizeof err), -1);
+    /* A name libssh cannot run is kept, in place: the profile is the
+     * played server's exact offer (offer-only names). */
+    assert_int_equal(algo_resolve(ALGO_MAC, "hmac-md5,hmac-sha1", &out, err, sizeof err), 0);
+    assert_string_equal(out, "hmac-md5,hmac-sha1");
+    free(out);
+    out = NULL;
+    assert_int_equal(algo_offer_only(ALGO_MAC, "hmac-md5,hmac-sha1,umac-64@openssh.com", &out), 0);
+    assert_string_equal(out, "hmac-md5,umac-64@openssh.com");
+    free(out);
+    out = NULL;
+    assert_int_equal(algo_offer_only(ALGO_MAC, "hmac-sha1", &out), 0);
     assert_null(out);
-    assert_int_equal(strncmp(err, "unsupported MAC 'hmac-md5': the linked libssh ", 46), 0);
+    assert_int_equal(algo_servable(ALGO_MAC, "hmac-md5,hmac-sha1,umac-64@openssh.com", &out), 0);
+    assert_string_equal(out, "hmac-sha1");
+    free(out);
+    out = NULL;
+    /* Nothing runnable: libssh is given the default, which never reaches
+     * a client (wire.c). */
+    assert_int_equal(algo_servable(ALGO_HOSTKEY, "ssh-dss", &out), 0);
+    assert_string_equal(out, algo_default(ALGO_HOSTKEY));
+    free(out);
+    out = NULL;
+    /* A vendor's name@domain is played as offered; an unknown plain name
+     * is most likely a typo. */
+    assert_int_equal(algo_resolve(ALGO_CIPHER, "aes128-ctr,blowfish@example.com", &out, err,
+                                  sizeof err), 0);
+    assert_string_equal(out, "aes128-ctr,blowfish@example.com");
+    free(out);
+    out = NULL;
+    assert_int_equal(algo_resolve(ALGO_MAC, "hmac-md6", &out, err, sizeof err), -1);
+    assert_null(out);
+    assert_int_equal(strncmp(err, "unknown MAC 'hmac-md6': the linked libssh ", 42), 0);
     assert_non_null(strstr(err, " offers hmac-sha2-256-etm@openssh.com,"));
+    assert_int_equal(algo_resolve(ALGO_MAC, "a@b@c", &out, err, sizeof err), -1);
+    /* Accepted public key algorithms are never offered: no offer-only. */
+    assert_int_equal(algo_resolve(ALGO_PUBKEY, "ssh-dss", &out, err, sizeof err), -1);
+    assert_null(out);
     assert_int_equal(algo_resolve(ALGO_CIPHER, "", &out, err, sizeof err), -1);
     assert_string_equal(err, "Ciphers leaves no algorithm");
     assert_int_equal(algo_resolve(ALGO_CIPHER, "aes128-ctr,,aes256-ctr", &out, err,
@@ -960,6 +995,41 @@ test_errors_syntax(void **state)
     free(longline);
 }
 
+/* A profile keeps the exact offer, offer-only names included and in
+ * order; check says which names are offer-only; StrictKex parses. */
+static void
+test_offer_only_profile(void **state)
+{
+    profile_t *p;
+    char *out;
+
+    (void)state;
+    p = parse_ok("KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256\n"
+                 "MACs hmac-md5,hmac-sha1,umac-64@openssh.com\n"
+                 "HostKeyAlgorithms ssh-dss\n"
+                 "StrictKex yes\n");
+    assert_string_equal(p->kex_algorithms, "sntrup761x25519-sha512@openssh.com,curve25519-sha256");
+    assert_string_equal(p->macs, "hmac-md5,hmac-sha1,umac-64@openssh.com");
+    assert_string_equal(p->hostkey_algorithms, "ssh-dss");
+    assert_int_equal(p->strict_kex, PROFILE_STRICT_KEX_YES);
+    out = print_to_string(p);
+    assert_contains(out, "\nmacs hmac-md5,hmac-sha1,umac-64@openssh.com\n");
+    assert_contains(out, "\nstrictkex yes\n");
+    assert_contains(out, "\n# offer-only in this build: KexAlgorithms "
+                    "sntrup761x25519-sha512@openssh.com; MACs hmac-md5,umac-64@openssh.com; "
+                    "HostKeyAlgorithms ssh-dss\n");
+    free(out);
+    profile_free(p);
+
+    /* Nothing offer-only: no such line; StrictKex defaults to auto. */
+    p = parse_ok("MACs hmac-sha1\n");
+    assert_int_equal(p->strict_kex, PROFILE_STRICT_KEX_AUTO);
+    out = print_to_string(p);
+    assert_null(strstr(out, "offer-only"));
+    free(out);
+    profile_free(p);
+}
+
 static void
 test_errors_values(void **state)
 {
@@ -967,15 +1037,16 @@ test_errors_values(void **state)
     int i;
 
     (void)state;
-    expect_error("MACs hmac-md5\n", 1, "unsupported MAC 'hmac-md5': the linked libssh ");
-    expect_error("MACs hmac-md5\n", 1, " offers hmac-sha2-256-etm@openssh.com,");
-    expect_error("Port 2\n\nMACs +hmac-md5\n", 3, "unsupported MAC 'hmac-md5'");
-    expect_error("Ciphers aes128-ctr,arcfour\n", 1, "unsupported cipher 'arcfour'");
-    expect_error("HostKeyAlgorithms ssh-dss\n", 1, "unsupported host key algorithm 'ssh-dss'");
+    expect_error("MACs hmac-md6\n", 1, "unknown MAC 'hmac-md6': the linked libssh ");
+    expect_error("MACs hmac-md6\n", 1, " offers hmac-sha2-256-etm@openssh.com,");
+    expect_error("Port 2\n\nMACs +hmac-md6\n", 3, "unknown MAC 'hmac-md6'");
+    expect_error("Ciphers aes128-ctr,arcfour2\n", 1, "unknown cipher 'arcfour2'");
+    expect_error("HostKeyAlgorithms ssh-dsa\n", 1, "unknown host key algorithm 'ssh-dsa'");
+    expect_error("StrictKex maybe\n", 1, "StrictKex maybe: expected");
     expect_error("PubkeyAcceptedKeyTypes +ssh-dss\n", 1,
                  "unsupported public key algorithm 'ssh-dss'");
-    expect_error("KexAlgorithms ^sntrup761x25519-sha512@openssh.com\n", 1,
-                 "unsupported key exchange algorithm 'sntrup761x25519-sha512@openssh.com'");
+    expect_error("MACs hmac-md5@\n", 1, "unknown MAC 'hmac-md5@'");
+    expect_error("Ciphers aes128-ctr,x@y,z\n", 1, "unknown cipher 'z'");
     expect_error("KexAlgorithms foo\n", 1, "unknown key exchange algorithm 'foo'");
     expect_error("Ciphers +aes128-ctr,bogus-cipher\n", 1, "unknown cipher 'bogus-cipher'");
     expect_error("Ciphers -*\n", 1, "Ciphers leaves no algorithm");
@@ -1614,6 +1685,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_banner, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_errors_syntax),
         cmocka_unit_test(test_errors_values),
+        cmocka_unit_test(test_offer_only_profile),
         cmocka_unit_test(test_auth_methods_ok),
         cmocka_unit_test(test_ignored_keywords_warn),
         cmocka_unit_test(test_print),

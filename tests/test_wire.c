@@ -201,15 +201,13 @@ fake_timers_armed(const fake_t *f)
     return n;
 }
 
+/* The wire for a whole profile's text. */
 static void
-fake_init(fake_t *f, const char *faults)
+fake_init_profile(fake_t *f, const char *text)
 {
-    char text[2048];
     char err[256];
 
     memset(f, 0, sizeof *f);
-    snprintf(text, sizeof text,
-             "Identification SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\n%s", faults);
     if (profile_parse_string("test.conf", text, &f->p, err, sizeof err) != 0) {
         fail_msg("profile: %s", err);
     }
@@ -217,6 +215,16 @@ fake_init(fake_t *f, const char *faults)
     f->now = 1000;
     assert_int_equal(log_open(&f->log, NULL, NULL, "test"), 0);
     wire_init(&f->w, f->p, &f->log, 1, 0, &f->rng, &fake_ops, f);
+}
+
+static void
+fake_init(fake_t *f, const char *faults)
+{
+    char text[2048];
+
+    snprintf(text, sizeof text,
+             "Identification SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\n%s", faults);
+    fake_init_profile(f, text);
 }
 
 static void
@@ -541,6 +549,8 @@ test_delay_timing(void **state)
     feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
     feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
     feed(&f, WIRE_S2C, &sc.s[S_KEXINIT]);
+    /* libssh's KEXINIT waits for the client's (exact offers) */
+    feed(&f, WIRE_C2S, &sc.c[C_KEXINIT]);
     feed(&f, WIRE_S2C, &sc.s[S_NEWKEYS]);
     assert_int_equal(f.client.len, sc.s[S_IDENT].len + sc.s[S_KEXINIT].len);
     assert_int_equal(f.held, sc.s[S_NEWKEYS].len);
@@ -721,7 +731,10 @@ test_bug_stall_after_pending_hang_up(void **state)
 
     (void)state;
     script_init(&sc);
-    fake_init(&f, "Fault server-ident close\nFault server-kexinit stall 5s\n");
+    /* HostKey none: libssh's KEXINIT goes out at once, not held for the
+     * client's (exact offers), so the stall can start while the hang-up
+     * waits, which is the case this pins. */
+    fake_init(&f, "HostKey none\nFault server-ident close\nFault server-kexinit stall 5s\n");
     wire_stage(&f.w, FAULT_STAGE_ACCEPT);
     feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
     feed(&f, WIRE_C2S, &sc.c[C_IDENT]);        /* server-ident: close waits */
@@ -758,6 +771,250 @@ test_delay_with_throttle_keeps_order(void **state)
     script_free(&sc);
 }
 
+/* ---- exact offers --------------------------------------------------------- */
+
+/* A KEXINIT with the script's lists but these MACs, as a client or libssh
+ * would send it. */
+static void
+kexinit_macs(util_buf_t *out, const char *macs)
+{
+    tap_kexinit_t k;
+    size_t i;
+
+    memset(&k, 0, sizeof k);
+    for (i = 0; i < sizeof k.cookie; i++) {
+        k.cookie[i] = (uint8_t)(0x10 + i);
+    }
+    k.lists[TAP_KEX_ALGS] = "curve25519-sha256,ext-info-c,kex-strict-c-v00@openssh.com";
+    k.lists[TAP_KEX_HOSTKEY_ALGS] = "ssh-ed25519,rsa-sha2-256";
+    k.lists[TAP_KEX_ENC_C2S] = "aes256-ctr";
+    k.lists[TAP_KEX_ENC_S2C] = "aes256-ctr";
+    k.lists[TAP_KEX_MAC_C2S] = macs;
+    k.lists[TAP_KEX_MAC_S2C] = macs;
+    k.lists[TAP_KEX_COMP_C2S] = "none";
+    k.lists[TAP_KEX_COMP_S2C] = "none";
+    assert_int_equal(tap_build_kexinit(out, &k), 0);
+}
+
+/* The exact KEXINIT the client must get: the profile's lists, libssh's
+ * cookie (the script's: 0xa0...), host key types that libssh has a key for
+ * (the script's libssh offers ssh-ed25519 only) plus offer-only ones, and
+ * libssh's compression lists. Written out here from what the profile says,
+ * not from wire's code. */
+static void
+exact_kexinit(util_buf_t *out, const char *kex, const char *hostkeys, const char *ciphers,
+              const char *macs)
+{
+    tap_kexinit_t k;
+    size_t i;
+
+    memset(&k, 0, sizeof k);
+    for (i = 0; i < sizeof k.cookie; i++) {
+        k.cookie[i] = (uint8_t)(0xa0 + i);
+    }
+    k.lists[TAP_KEX_ALGS] = kex;
+    k.lists[TAP_KEX_HOSTKEY_ALGS] = hostkeys;
+    k.lists[TAP_KEX_ENC_C2S] = ciphers;
+    k.lists[TAP_KEX_ENC_S2C] = ciphers;
+    k.lists[TAP_KEX_MAC_C2S] = macs;
+    k.lists[TAP_KEX_MAC_S2C] = macs;
+    k.lists[TAP_KEX_COMP_C2S] = "none";
+    k.lists[TAP_KEX_COMP_S2C] = "none";
+    assert_int_equal(tap_build_kexinit(out, &k), 0);
+}
+
+/* Plays identifications and KEXINITs (client_macs is the client's MAC
+ * list), then a NEWKEYS from libssh as if the exchange went on. */
+static void
+offer_play(fake_t *f, const script_t *sc, const char *client_macs)
+{
+    util_buf_t ck = UTIL_BUF_INIT;
+
+    kexinit_macs(&ck, client_macs);
+    wire_stage(&f->w, FAULT_STAGE_ACCEPT);
+    feed(f, WIRE_S2C, &sc->s[S_IDENT]);
+    feed(f, WIRE_C2S, &sc->c[C_IDENT]);
+    feed(f, WIRE_S2C, &sc->s[S_KEXINIT]);
+    fake_advance(f, STEP_MS);
+    feed(f, WIRE_C2S, &ck);
+    fake_advance(f, STEP_MS);
+    if (!f->closing) {
+        feed(f, WIRE_S2C, &sc->s[S_NEWKEYS]);
+    }
+    util_buf_free(&ck);
+}
+
+/* An OpenSSH 5.3 offering hmac-md5 only, to a client without it: the
+ * client gets the exact KEXINIT (no strict-kex marker: 5.3 predates it),
+ * libssh never sees the client's KEXINIT, and the server closes at once
+ * without a DISCONNECT, as sshd gives up. */
+static void
+test_offer_no_match_sends_exact(void **state)
+{
+    fake_t f;
+    script_t sc;
+    util_buf_t want_c = UTIL_BUF_INIT;
+
+    (void)state;
+    script_init(&sc);
+    fake_init_profile(&f, "Identification SSH-2.0-OpenSSH_5.3\n"
+                          "KexAlgorithms curve25519-sha256,diffie-hellman-group1-sha1\n"
+                          "Ciphers aes128-ctr,arcfour256,aes256-ctr\n"
+                          "MACs hmac-md5,hmac-md5-96\n"
+                          "HostKeyAlgorithms ssh-dss,rsa-sha2-256,ssh-ed25519\n");
+    offer_play(&f, &sc, "hmac-sha2-256,hmac-sha1");
+    util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
+    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1", "ssh-dss,ssh-ed25519",
+                  "aes128-ctr,arcfour256,aes256-ctr", "hmac-md5,hmac-md5-96");
+    assert_buf_equal(&f.client, &want_c, "exact KEXINIT");
+    assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");
+    assert_int_equal(f.closes, 1);
+    assert_int_equal(f.close_disconnect, 0);
+    assert_int_equal(f.hangups, 0);
+    assert_int_equal(f.ended_at, 1000 + STEP_MS);
+    assert_string_equal(f.reason, "key exchange failed: no matching MAC");
+    fake_advance(&f, SETTLE_MS);
+    assert_int_equal(fake_timers_armed(&f), 0);
+    util_buf_free(&want_c);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* The markers follow the played version: OpenSSH 9.6 sends ext-info-s and
+ * the strict-kex marker; StrictKex overrides the latter either way. */
+static void
+test_offer_markers(void **state)
+{
+    static const struct {
+        const char *profile;
+        const char *kex;
+    } cases[] = {
+        { "Identification SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\n",
+          "curve25519-sha256,ext-info-s,kex-strict-s-v00@openssh.com" },
+        { "Identification SSH-2.0-OpenSSH_10.0\n",
+          "curve25519-sha256,ext-info-s,kex-strict-s-v00@openssh.com" },
+        { "Identification SSH-2.0-OpenSSH_9.5\n", "curve25519-sha256" },
+        { "Identification SSH-2.0-OpenSSH_5.3\nStrictKex yes\n",
+          "curve25519-sha256,kex-strict-s-v00@openssh.com" },
+        { "Identification SSH-2.0-OpenSSH_9.6\nStrictKex no\n",
+          "curve25519-sha256,ext-info-s" },
+        { "Identification SSH-2.0-dropbear_2022.83\n", "curve25519-sha256" },
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
+        fake_t f;
+        script_t sc;
+        char text[512];
+        util_buf_t want_c = UTIL_BUF_INIT;
+
+        script_init(&sc);
+        snprintf(text, sizeof text, "%sKexAlgorithms curve25519-sha256\nMACs hmac-md5\n"
+                 "Ciphers aes256-ctr\n", cases[i].profile);
+        fake_init_profile(&f, text);
+        offer_play(&f, &sc, "hmac-sha1");
+        util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
+        exact_kexinit(&want_c, cases[i].kex, "ssh-ed25519", "aes256-ctr", "hmac-md5");
+        assert_buf_equal(&f.client, &want_c, cases[i].profile);
+        util_buf_free(&want_c);
+        fake_free(&f);
+        script_free(&sc);
+    }
+}
+
+/* Offer-only names in the profile, but the client picks runnable ones:
+ * libssh's KEXINIT goes out byte for byte (its hash covers those bytes),
+ * and the exchange goes on. */
+static void
+test_offer_runnable_forwards_libssh(void **state)
+{
+    fake_t f;
+    script_t sc;
+    util_buf_t want_c = UTIL_BUF_INIT;
+    util_buf_t want_s = UTIL_BUF_INIT;
+
+    (void)state;
+    script_init(&sc);
+    fake_init_profile(&f, "Identification SSH-2.0-OpenSSH_5.3\n"
+                          "MACs hmac-md5,hmac-sha2-256\n");
+    offer_play(&f, &sc, "hmac-sha2-256,hmac-md5");
+    concat(&want_c, sc.s, S_IDENT, S_NEWKEYS + 1);
+    assert_buf_equal(&f.client, &want_c, "libssh's KEXINIT");
+    util_buf_append(&want_s, sc.c[C_IDENT].data, sc.c[C_IDENT].len);
+    kexinit_macs(&want_s, "hmac-sha2-256,hmac-md5");
+    assert_buf_equal(&f.server, &want_s, "the client's KEXINIT reaches libssh");
+    fake_advance(&f, SETTLE_MS);
+    assert_false(f.closing);
+    assert_int_equal(fake_timers_armed(&f), 0);
+    util_buf_free(&want_c);
+    util_buf_free(&want_s);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* The client would pick an offer-only MAC: the exact KEXINIT, then a
+ * DISCONNECT (3, key exchange failed) that says sshmock cannot play it,
+ * then FIN; libssh never sees the client's KEXINIT. */
+static void
+test_offer_cannot_play_disconnects(void **state)
+{
+    fake_t f;
+    script_t sc;
+    util_buf_t want_c = UTIL_BUF_INIT;
+
+    (void)state;
+    script_init(&sc);
+    fake_init_profile(&f, "MACs hmac-md5,hmac-sha1\nCiphers aes256-ctr\n");
+    offer_play(&f, &sc, "hmac-md5,hmac-sha2-256,hmac-sha1");
+    util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
+    exact_kexinit(&want_c,
+                  "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
+                  "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
+                  "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
+                  "diffie-hellman-group14-sha256",
+                  "ssh-ed25519", "aes256-ctr", "hmac-md5,hmac-sha1");
+    assert_int_equal(tap_build_disconnect(&want_c, 3, "sshmock cannot play MAC hmac-md5 "
+                                          "(offer-only in this build)"), 0);
+    assert_buf_equal(&f.client, &want_c, "exact KEXINIT, DISCONNECT");
+    assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
+    assert_string_equal(f.reason, "sshmock cannot play MAC hmac-md5 (offer-only in this build)");
+    util_buf_free(&want_c);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* A client that never sends its KEXINIT: libssh's goes out untouched after
+ * WIRE_CLIENT_WAIT_MS, as before exact offers, and not before. */
+static void
+test_offer_wait_is_bounded(void **state)
+{
+    fake_t f;
+    script_t sc;
+    util_buf_t want_c = UTIL_BUF_INIT;
+
+    (void)state;
+    script_init(&sc);
+    fake_init_profile(&f, "MACs hmac-md5\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    feed(&f, WIRE_S2C, &sc.s[S_KEXINIT]);
+    assert_buf_equal(&f.client, &sc.s[S_IDENT], "held");
+    fake_advance(&f, WIRE_CLIENT_WAIT_MS - 1);
+    assert_buf_equal(&f.client, &sc.s[S_IDENT], "still held");
+    fake_advance(&f, 1);
+    concat(&want_c, sc.s, S_IDENT, S_KEXINIT + 1);
+    assert_buf_equal(&f.client, &want_c, "released");
+    assert_false(f.closing);
+    assert_int_equal(fake_timers_armed(&f), 0);
+    util_buf_free(&want_c);
+    fake_free(&f);
+    script_free(&sc);
+}
+
 int
 main(void)
 {
@@ -780,6 +1037,11 @@ main(void)
         cmocka_unit_test(test_bug_throttle_then_server_ident_wait),
         cmocka_unit_test(test_bug_stall_after_pending_hang_up),
         cmocka_unit_test(test_delay_with_throttle_keeps_order),
+        cmocka_unit_test(test_offer_no_match_sends_exact),
+        cmocka_unit_test(test_offer_markers),
+        cmocka_unit_test(test_offer_runnable_forwards_libssh),
+        cmocka_unit_test(test_offer_cannot_play_disconnects),
+        cmocka_unit_test(test_offer_wait_is_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,17 +140,29 @@ matrix_cell_evaluate(matrix_t *m, matrix_cell_t *c, matrix_result_t *r, matrix_p
 }
 
 int
-matrix_cell_mismatch(const matrix_t *m, const matrix_cell_t *c)
+matrix_cell_unplayable(const matrix_t *m, const matrix_cell_t *c)
 {
     (void)m;
-    return !c->main.skipped && c->has_expect && !c->expect_ok;
+    return !c->main.skipped && c->main.seen.cannot_play;
+}
+
+int
+matrix_fix_unplayable(const matrix_t *m, const matrix_cell_t *c)
+{
+    (void)m;
+    return c->fix_tried && !c->fix.connected && c->fix.seen.cannot_play;
+}
+
+int
+matrix_cell_mismatch(const matrix_t *m, const matrix_cell_t *c)
+{
+    return !c->main.skipped && c->has_expect && !c->expect_ok && !matrix_cell_unplayable(m, c);
 }
 
 int
 matrix_cell_unchecked(const matrix_t *m, const matrix_cell_t *c)
 {
-    (void)m;
-    return !c->main.skipped && !c->has_expect;
+    return !c->main.skipped && !c->has_expect && !matrix_cell_unplayable(m, c);
 }
 
 int
@@ -158,7 +170,7 @@ matrix_cell_failed(const matrix_t *m, const matrix_cell_t *c)
 {
     return (matrix_cell_mismatch(m, c) && !matrix_cell_is_custom(m, c)) ||
            (m->o->strict && matrix_cell_unchecked(m, c)) ||
-           (c->fix_tried && !c->fix.connected);
+           (c->fix_tried && !c->fix.connected && !matrix_fix_unplayable(m, c));
 }
 
 const char *
@@ -166,6 +178,9 @@ matrix_cell_verdict(const matrix_t *m, const matrix_cell_t *c)
 {
     if (c->main.skipped) {
         return "skipped";
+    }
+    if (matrix_cell_unplayable(m, c)) {
+        return "cannot be played";
     }
     if (!c->has_expect) {
         return "unchecked";
@@ -186,6 +201,8 @@ matrix_tally(const matrix_t *m, matrix_tally_t *t)
         const matrix_cell_t *c = &m->cells[i];
         if (c->main.skipped) {
             t->skipped++;
+        } else if (matrix_cell_unplayable(m, c)) {
+            t->unplayable++;
         } else if (!c->has_expect) {
             t->unchecked++;
         } else if (!c->expect_ok && matrix_cell_is_custom(m, c)) {
@@ -196,7 +213,9 @@ matrix_tally(const matrix_t *m, matrix_tally_t *t)
             t->ok++;
         }
         if (c->fix_tried) {
-            if (c->fix.connected) {
+            if (matrix_fix_unplayable(m, c)) {
+                t->fixes_unplayable++;
+            } else if (c->fix.connected) {
                 t->fixes_ok++;
             } else {
                 t->fixes_bad++;

@@ -238,6 +238,7 @@ matrix__run_closed(uv_handle_t *h)
                       profile_client_fix_find(p, matrix_cell_client(m, c)->model) != NULL;
         if (!m->o->quiet) {
             const char *verdict = c->main.skipped ? "skipped"
+                                  : matrix_cell_unplayable(m, c) ? "CANNOT BE PLAYED"
                                   : !c->has_expect ? "no expectation"
                                   : c->expect_ok ? "as expected" : "UNEXPECTED";
             fprintf(stderr, "%s[%zu/%zu] %-28s %-9s %-10s %s: %.70s%s",

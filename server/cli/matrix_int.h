@@ -35,6 +35,7 @@ typedef struct matrix_seen_s {
     const char *stage;    /* where they got to, in Expect's stage words; NULL: no log */
     int client_left;      /* kex: the client closed, the server saw no failure */
     int auth_tried;       /* auth: the client asked to authenticate */
+    int cannot_play;      /* the client picked an offer-only algorithm (wire.c) */
     util_buf_t saw;       /* the events, one line per connection, for reports */
 } matrix_seen_t;
 
@@ -98,6 +99,8 @@ typedef struct matrix_tally_s {
     size_t differs;
     size_t fixes_ok;
     size_t fixes_bad;
+    size_t unplayable;       /* main runs sshmock cannot play (offer-only) */
+    size_t fixes_unplayable; /* fix runs that ran into an offer-only algorithm */
 } matrix_tally_t;
 
 /* --- matrix_exec.c --------------------------------------------------------- */
@@ -132,13 +135,19 @@ void matrix_cell_evaluate(matrix_t *m, matrix_cell_t *c, matrix_result_t *r,
 
 /* The main run's expectation did not hold (for a stock client: a failure). */
 int matrix_cell_mismatch(const matrix_t *m, const matrix_cell_t *c);
+/* The client picked an algorithm the profile offers but no linked engine
+ * implements: sshmock cannot play what the real server would do, so the
+ * cell is neither a pass nor a failure of the client ("cannot be played"),
+ * counted apart, and no failure of the matrix, not even under --strict. */
+int matrix_cell_unplayable(const matrix_t *m, const matrix_cell_t *c);
+int matrix_fix_unplayable(const matrix_t *m, const matrix_cell_t *c);
 /* The client ran, but the profile has no Expect line for it. */
 int matrix_cell_unchecked(const matrix_t *m, const matrix_cell_t *c);
 /* A failure of the matrix: a mismatch of a stock client, a cell without
  * an expectation under --strict, or a fix that does not work. */
 int matrix_cell_failed(const matrix_t *m, const matrix_cell_t *c);
 
-/* "ok", "mismatch", "differs", "unchecked" or "skipped". */
+/* "ok", "mismatch", "differs", "unchecked", "skipped" or "cannot be played". */
 const char *matrix_cell_verdict(const matrix_t *m, const matrix_cell_t *c);
 
 void matrix_tally(const matrix_t *m, matrix_tally_t *t);

@@ -60,12 +60,15 @@ matrix__xml(util_buf_t *b, const char *s)
 static void
 matrix__cell_text(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
 {
-    const char *mark = c->main.skipped ? "-" : !c->has_expect ? "?" : c->expect_ok ? "ok"
+    const char *mark = c->main.skipped ? "-" : matrix_cell_unplayable(m, c) ? "np"
+                       : !c->has_expect ? "?" : c->expect_ok ? "ok"
                        : matrix_cell_is_custom(m, c) ? "!=" : "XX";
 
     util_buf_printf(b, "%s ", mark);
     if (c->main.skipped) {
         util_buf_puts(b, "skipped");
+    } else if (matrix_cell_unplayable(m, c)) {
+        util_buf_puts(b, "cannot play");
     } else if (c->main.connected) {
         util_buf_puts(b, "connect");
     } else if (c->expect_ok) {
@@ -75,7 +78,8 @@ matrix__cell_text(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
         util_buf_puts(b, "fail");
     }
     if (c->fix_tried) {
-        util_buf_puts(b, c->fix.connected ? " +fix" : " !fix");
+        util_buf_puts(b, matrix_fix_unplayable(m, c) ? " npfix"
+                         : c->fix.connected ? " +fix" : " !fix");
     }
 }
 
@@ -105,7 +109,9 @@ matrix__table(const matrix_t *m, FILE *f)
     fprintf(f, "\nok = as the profile expects, XX = not as expected, ? = no expectation, "
                "- = client missing,\n!= = a custom client does otherwise than the stock client "
                "it is modelled on;\nconnect / fail:STAGE = what the real client did; "
-               "+fix / !fix = its documented fix works / does not.\n");
+               "+fix / !fix = its documented fix works / does not;\nnp / npfix = cannot be "
+               "played: the client picks an algorithm the profile offers but this build\n"
+               "cannot run (offer-only), neither a pass nor a failure.\n");
 }
 
 /* One paragraph per cell that is not as expected. */
@@ -154,7 +160,14 @@ matrix_report_terminal(const matrix_t *m, double wall, FILE *f)
                     matrix_cell_client(m, c)->name, matrix_cell_client(m, c)->model,
                     c->main.connected ? "connect" : "fail", c->main.exit_status, c->main.message);
         }
-        if (c->fix_tried && !c->fix.connected) {
+        if (matrix_cell_unplayable(m, c)) {
+            fprintf(f, "\nCANNOT BE PLAYED: %s x %s: %s\n", matrix_cell_profile(m, c)->name,
+                    matrix_cell_client(m, c)->name, c->main.message);
+        }
+        if (matrix_fix_unplayable(m, c)) {
+            fprintf(f, "\nFIX CANNOT BE PLAYED: %s x %s: %s\n", matrix_cell_profile(m, c)->name,
+                    matrix_cell_client(m, c)->name, c->fix.message);
+        } else if (c->fix_tried && !c->fix.connected) {
             fprintf(f, "\nFIX DOES NOT WORK: %s x %s: %s\n", matrix_cell_profile(m, c)->name,
                     matrix_cell_client(m, c)->name, c->fix.message);
         }
@@ -165,8 +178,14 @@ matrix_report_terminal(const matrix_t *m, double wall, FILE *f)
     if (t.differs > 0) {
         fprintf(f, ", %zu where a custom client differs from its stock model", t.differs);
     }
+    if (t.unplayable > 0) {
+        fprintf(f, ", %zu cannot be played (offer-only algorithms; not failures)", t.unplayable);
+    }
     if (m->o->fixes) {
         fprintf(f, "; fixes: %zu work, %zu do not", t.fixes_ok, t.fixes_bad);
+        if (t.fixes_unplayable > 0) {
+            fprintf(f, ", %zu cannot be played", t.fixes_unplayable);
+        }
     }
     /* Why a client was skipped, once per client: the reason a CI log needs. */
     for (i = 0; i < m->o->nclients; i++) {
@@ -199,8 +218,10 @@ matrix__json_result(util_buf_t *b, const matrix_result_t *r)
     util_buf_t d = UTIL_BUF_INIT;
 
     util_buf_printf(b, "{\"connected\":%s,\"exit_status\":%ld,\"timed_out\":%s,"
-                    "\"seconds\":%.3f,\"message\":", r->connected ? "true" : "false",
-                    r->exit_status, r->timed_out ? "true" : "false", r->seconds);
+                    "\"cannot_play\":%s,\"seconds\":%.3f,\"message\":",
+                    r->connected ? "true" : "false", r->exit_status,
+                    r->timed_out ? "true" : "false", r->seen.cannot_play ? "true" : "false",
+                    r->seconds);
     matrix__json_str(b, r->message);
     util_buf_puts(b, ",\"stdout\":");
     matrix__json_str(b, r->out.data);
@@ -301,7 +322,8 @@ matrix__junit(const matrix_t *m, double wall, util_buf_t *b)
     }
     util_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
                     "<testsuite name=\"sshmock-matrix\" tests=\"%zu\" failures=\"%zu\" "
-                    "skipped=\"%zu\" time=\"%.3f\">\n", m->ncells, failures, t.skipped, wall);
+                    "skipped=\"%zu\" time=\"%.3f\">\n", m->ncells, failures,
+                    t.skipped + t.unplayable, wall);
     for (i = 0; i < m->ncells; i++) {
         const matrix_cell_t *c = &m->cells[i];
 
@@ -312,6 +334,11 @@ matrix__junit(const matrix_t *m, double wall, util_buf_t *b)
         util_buf_printf(b, "\" time=\"%.3f\">\n", c->main.seconds);
         if (c->main.skipped) {
             util_buf_puts(b, "    <skipped message=\"");
+            matrix__xml(b, c->main.message);
+            util_buf_puts(b, "\"/>\n");
+        } else if (matrix_cell_unplayable(m, c)) {
+            /* Neither passed nor failed: JUnit's word for that is skipped. */
+            util_buf_puts(b, "    <skipped message=\"cannot be played: ");
             matrix__xml(b, c->main.message);
             util_buf_puts(b, "\"/>\n");
         } else if (matrix_cell_failed(m, c)) {
@@ -379,6 +406,7 @@ matrix__html_head(const matrix_t *m, double wall, util_buf_t *b)
         "td.p{font-weight:600;max-width:16em}td.p small{font-weight:400;color:#555;display:block}"
         ".ok-connect{background:#d9f2d9}.ok-fail{background:#dde8f7}.bad{background:#f8d0d0}"
         ".skip{background:#eee;color:#777}.none{background:#fff6d6}.diff{background:#f3e1ff}"
+        ".np{background:#e8e8f0}"
         "details summary{cursor:pointer}td{min-width:9em;max-width:16em}"
         "small.msg{display:block;font-family:monospace;font-size:11px;color:#333;"
         "word-break:break-word;margin-top:2px}"
@@ -393,7 +421,8 @@ matrix__html_head(const matrix_t *m, double wall, util_buf_t *b)
         "Generated %s.</p>\n<p class=\"legend\"><span class=\"ok-connect\">connected, as expected"
         "</span><span class=\"ok-fail\">failed, as expected</span><span class=\"bad\">not as "
         "expected</span><span class=\"diff\">your client differs from the stock one</span>"
-        "<span class=\"none\">no expectation</span><span class=\"skip\">client "
+        "<span class=\"none\">no expectation</span><span class=\"np\">cannot be played "
+        "(offer-only)</span><span class=\"skip\">client "
         "missing</span></p>\n<table><tr><th>profile</th>",
         m->ncells, ok, bad, t.skipped, m->finished_runs, wall, MATRIX_COMMAND, date);
 }
@@ -420,7 +449,12 @@ matrix__html_summary(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
         }
         util_buf_puts(b, "</span>");
     }
-    if (c->fix_tried) {
+    if (matrix_cell_unplayable(m, c)) {
+        util_buf_puts(b, " <span class=\"stage\">cannot be played</span>");
+    }
+    if (matrix_fix_unplayable(m, c)) {
+        util_buf_puts(b, " <span class=\"stage\">fix cannot be played</span>");
+    } else if (c->fix_tried) {
         util_buf_printf(b, " <span class=\"%s\">%s</span>", c->fix.connected ? "fixok" : "fixbad",
                         c->fix.connected ? "fix works" : "fix fails");
     }
@@ -440,9 +474,10 @@ matrix__html_cell(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
 {
     const profile_expect_t *e = matrix_cell_expect(m, c);
     const char *cls = c->main.skipped ? "skip"
+                      : matrix_cell_unplayable(m, c) ? "np"
                       : !c->has_expect ? (m->o->strict ? "bad" : "none")
                       : !c->expect_ok && matrix_cell_is_custom(m, c) ? "diff"
-                      : !c->expect_ok || (c->fix_tried && !c->fix.connected) ? "bad"
+                      : !c->expect_ok || matrix_cell_failed(m, c) ? "bad"
                       : c->main.connected ? "ok-connect" : "ok-fail";
 
     util_buf_printf(b, "<td class=\"%s\"><details>", cls);
@@ -474,7 +509,8 @@ matrix__html_cell(const matrix_t *m, const matrix_cell_t *c, util_buf_t *b)
                                                       matrix_cell_client(m, c)->model));
         util_buf_puts(b, "<div class=\"fix\">fix <code>");
         matrix__xml(b, o.data);
-        util_buf_printf(b, "</code>: %s — ", c->fix.connected ? "works" : "does NOT work");
+        util_buf_printf(b, "</code>: %s — ", matrix_fix_unplayable(m, c) ? "cannot be played"
+                                          : c->fix.connected ? "works" : "does NOT work");
         matrix__xml(b, c->fix.message);
         util_buf_puts(b, "</div>");
         util_buf_free(&o);

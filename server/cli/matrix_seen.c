@@ -22,6 +22,9 @@
  *   timeout  a Fault stalled the connection: the client's own timeout
  *            ended it, wherever that was
  *
+ * Apart from the stage: whether the server said it cannot play what the
+ * client picked (the "cannot_play" event: an offer-only algorithm).
+ *
  * When the client left during the key exchange, the server cannot tell
  * why: a client that rejects the server's identification (SSH-1.5, say),
  * one that finds no algorithm it accepts in the server's KEXINIT (and may
@@ -161,6 +164,7 @@ typedef struct matrix_conn_view_s {
     int authenticated;
     int auth_tried;
     int stalled;
+    int cannot_play;
 } matrix_conn_view_t;
 
 static matrix_seen_stage_t
@@ -196,6 +200,11 @@ matrix__seen_event(matrix_conn_view_t *cv, const matrix_event_t *ev, util_buf_t 
         cv->client_ident = 1;
     } else if (strcmp(name, "negotiation_failed") == 0 || strcmp(name, "no_hostkey") == 0) {
         cv->kex_failed = 1;
+    } else if (strcmp(name, "cannot_play") == 0) {
+        cv->kex_failed = 1;
+        cv->cannot_play = 1;
+        v = matrix__event_get(ev, "algorithm");
+        util_buf_printf(saw, "(%s)", v != NULL ? v : "?");
     } else if (strcmp(name, "kex_failed") == 0) {
         /* The client's DISCONNECT during key exchange lands here too: that
          * is the client leaving, which the close (by client) tells. */
@@ -272,6 +281,7 @@ matrix_seen_read(const char *path, uint64_t first_conn, matrix_seen_t *seen)
     seen->stage = NULL;
     seen->client_left = 0;
     seen->auth_tried = 0;
+    seen->cannot_play = 0;
     util_buf_reset(&seen->saw);
     if (f == NULL) {
         return -1;
@@ -304,6 +314,7 @@ matrix_seen_read(const char *path, uint64_t first_conn, matrix_seen_t *seen)
                                 views[i].closed_by_client;
             seen->auth_tried = views[i].auth_tried;
         }
+        seen->cannot_play |= views[i].cannot_play;
         util_buf_printf(&seen->saw, "%sconn %llu:%s", i > 0 ? "\n" : "",
                         (unsigned long long)views[i].id, saws[i].data != NULL ? saws[i].data : "");
         util_buf_free(&saws[i]);

@@ -46,14 +46,18 @@ static const algo__kind_t algo__kinds[ALGO__COUNT] = {
         "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
         "diffie-hellman-group14-sha256",
         "diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1,"
-        "diffie-hellman-group1-sha1,sntrup761x25519-sha512@openssh.com",
+        "diffie-hellman-group1-sha1,sntrup761x25519-sha512@openssh.com,"
+        "mlkem768x25519-sha256,diffie-hellman-group15-sha512,"
+        "diffie-hellman-group17-sha512,curve448-sha512",
     },
     [ALGO_CIPHER] = {
         "Ciphers", "cipher", SSH_BIND_OPTIONS_CIPHERS_C_S,
         "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,"
         "aes128-gcm@openssh.com,aes256-gcm@openssh.com",
         "aes128-cbc,aes192-cbc,aes256-cbc,3des-cbc,blowfish-cbc,cast128-cbc,"
-        "arcfour,arcfour128,arcfour256,rijndael-cbc@lysator.liu.se",
+        "arcfour,arcfour128,arcfour256,rijndael-cbc@lysator.liu.se,"
+        "3des-ctr,blowfish-ctr,twofish-cbc,twofish128-cbc,twofish256-cbc,"
+        "serpent128-cbc,serpent256-cbc",
     },
     [ALGO_MAC] = {
         "MACs", "MAC", SSH_BIND_OPTIONS_HMAC_C_S,
@@ -63,14 +67,15 @@ static const algo__kind_t algo__kinds[ALGO__COUNT] = {
         "umac-128@openssh.com,umac-64-etm@openssh.com,umac-128-etm@openssh.com,"
         "hmac-md5-etm@openssh.com,hmac-md5-96-etm@openssh.com,"
         "hmac-sha1-96-etm@openssh.com,hmac-ripemd160,"
-        "hmac-ripemd160@openssh.com,hmac-ripemd160-etm@openssh.com",
+        "hmac-ripemd160@openssh.com,hmac-ripemd160-etm@openssh.com,"
+        "hmac-sha2-256-96,hmac-sha2-512-96",
     },
     [ALGO_HOSTKEY] = {
         "HostKeyAlgorithms", "host key algorithm",
         SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
         "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
         "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256",
-        "ssh-rsa,ssh-dss",
+        "ssh-rsa,ssh-dss,x509v3-sign-rsa,x509v3-sign-dss,ssh-ed448",
     },
     [ALGO_PUBKEY] = {
         "PubkeyAcceptedAlgorithms", "public key algorithm",
@@ -214,6 +219,37 @@ algo__is_known(algo_kind_t kind, const char *name)
            algo_list_contains(algo__kinds[kind].extra, name);
 }
 
+int
+algo_is_offerable(algo_kind_t kind)
+{
+    /* The accepted public key algorithms are never offered on the wire:
+     * a name there that libssh cannot verify could only be refused. */
+    return algo__kind_valid(kind) && kind != ALGO_PUBKEY;
+}
+
+/* RFC 4251 6: a name outside the IETF's is "name@domainname", printable
+ * US-ASCII without commas or spaces, at most 64 characters. Such a name is
+ * played as offered even though sshmock has never heard of it (a vendor's
+ * cipher, say); a plain name that sshmock does not know is more likely a
+ * typo and is refused. */
+static int
+algo__is_local_name(const char *name)
+{
+    const char *at = strchr(name, '@');
+    size_t i;
+
+    if (at == NULL || at == name || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+        strlen(name) > 64) {
+        return 0;
+    }
+    for (i = 0; name[i] != '\0'; i++) {
+        if (name[i] <= ' ' || name[i] >= 0x7f || name[i] == ',') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Appends name unless the list has it already (lists never repeat a name:
  * sshd removes duplicates too, and a repeated name would only confuse a
  * reader of the KEXINIT). */
@@ -337,13 +373,15 @@ algo__expand(algo_kind_t kind, const char *list, util_buf_t *named,
             }
             continue;
         }
-        if (!algo__is_known(kind, name)) {
+        if (!algo__is_known(kind, name) &&
+            !(algo_is_offerable(kind) && algo__is_local_name(name))) {
             snprintf(err, errlen,
-                     "unknown %s '%s': the linked libssh %s offers %s",
+                     "unknown %s '%s': the linked libssh %s offers %s (a vendor's "
+                     "name must have the form name@domain)",
                      noun, name, algo__libssh_version, supported);
             return -1;
         }
-        if (!algo_list_contains(supported, name)) {
+        if (!algo_list_contains(supported, name) && !algo_is_offerable(kind)) {
             snprintf(err, errlen,
                      "unsupported %s '%s': the linked libssh %s offers %s",
                      noun, name, algo__libssh_version, supported);
@@ -434,4 +472,59 @@ out:
     util_buf_free(&named);
     util_buf_free(&res);
     return rc;
+}
+
+int
+algo_offer_only(algo_kind_t kind, const char *list, char **out)
+{
+    util_buf_t b = UTIL_BUF_INIT;
+    const char *p = list;
+    const char *elem;
+    size_t len;
+
+    *out = NULL;
+    if (!algo__kind_valid(kind) || list == NULL) {
+        return 0;
+    }
+    while ((elem = util_list_next(&p, &len)) != NULL) {
+        if (len > 0 && !util_list_has(algo_supported_list(kind), elem, len) &&
+            algo__buf_add(&b, elem, len) < 0) {
+            util_buf_free(&b);
+            return -1;
+        }
+    }
+    *out = b.data;
+    return 0;
+}
+
+int
+algo_servable(algo_kind_t kind, const char *list, char **out)
+{
+    util_buf_t b = UTIL_BUF_INIT;
+    const char *p = list;
+    const char *elem;
+    size_t len;
+
+    *out = NULL;
+    if (!algo__kind_valid(kind)) {
+        return -1;
+    }
+    while (list != NULL && (elem = util_list_next(&p, &len)) != NULL) {
+        if (len > 0 && util_list_has(algo_supported_list(kind), elem, len) &&
+            algo__buf_add(&b, elem, len) < 0) {
+            util_buf_free(&b);
+            return -1;
+        }
+    }
+    if (b.len == 0) {
+        /* Nothing of the list can run. libssh still needs something to
+         * configure; the wire never lets libssh's offer out then, since
+         * every negotiation against the exact list either fails or picks
+         * an offer-only name (wire.c). */
+        util_buf_free(&b);
+        *out = strdup(algo_default(kind));
+        return *out != NULL ? 0 : -1;
+    }
+    *out = b.data;
+    return 0;
 }

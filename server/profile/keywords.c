@@ -28,6 +28,12 @@ static const profile__names_t profile__rotation_names = {
     profile__rotations, UTIL_ARRAY_SIZE(profile__rotations)
 };
 
+/* In profile_strict_kex_t's order. */
+static const char *const profile__strict_kex[] = { "auto", "yes", "no" };
+static const profile__names_t profile__strict_kex_names = {
+    profile__strict_kex, UTIL_ARRAY_SIZE(profile__strict_kex)
+};
+
 static const algo_kind_t profile__kex = ALGO_KEX;
 static const algo_kind_t profile__cipher = ALGO_CIPHER;
 static const algo_kind_t profile__mac = ALGO_MAC;
@@ -68,6 +74,8 @@ const profile__keyword_t profile__keywords[] = {
     ALGO_ROW("Ciphers", 0, ciphers, profile__cipher),
     ALGO_ROW("MACs", 0, macs, profile__mac),
     ALGO_ROW("HostKeyAlgorithms", 0, hostkey_algorithms, profile__hostkey_alg),
+    { "StrictKex", OWN, 1, 1, profile__set_name, profile__print_name, SLOT(strict_kex),
+      &profile__strict_kex_names, "auto | yes | no", "auto" },
     ALGO_ROW("PubkeyAcceptedAlgorithms", 0, pubkey_accepted_algorithms, profile__pubkey_alg),
     ALGO_ROW("PubkeyAcceptedKeyTypes", PROFILE__F_ALIAS, pubkey_accepted_algorithms,
              profile__pubkey_alg),

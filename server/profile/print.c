@@ -7,6 +7,7 @@
  */
 #include "profile/internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Quoted, with what the parser decodes encoded again. `full`: the text a
@@ -108,6 +109,36 @@ profile__lower(char *dst, const char *src, size_t size)
     dst[i] = '\0';
 }
 
+/* The names the profile offers that no linked engine can run: a client
+ * that picks one is told so (wire.c), and the matrix says "cannot be
+ * played" for it. */
+static void
+profile__print_offer_only(const profile_t *p, FILE *f)
+{
+    const char *lists[ALGO__COUNT] = { NULL };
+    util_buf_t b = UTIL_BUF_INIT;
+    int k;
+
+    lists[ALGO_KEX] = p->kex_algorithms;
+    lists[ALGO_CIPHER] = p->ciphers;
+    lists[ALGO_MAC] = p->macs;
+    lists[ALGO_HOSTKEY] = p->hostkey_algorithms;
+    for (k = 0; k < ALGO__COUNT; k++) {
+        char *only = NULL;
+
+        if (lists[k] != NULL && algo_offer_only((algo_kind_t)k, lists[k], &only) == 0 &&
+            only != NULL) {
+            util_buf_printf(&b, "%s%s %s", b.len > 0 ? "; " : "",
+                            algo_keyword((algo_kind_t)k), only);
+        }
+        free(only);
+    }
+    if (b.len > 0) {
+        fprintf(f, "# offer-only in this build: %s\n", b.data);
+    }
+    util_buf_free(&b);
+}
+
 void
 profile_print(const profile_t *p, FILE *f)
 {
@@ -130,6 +161,7 @@ profile_print(const profile_t *p, FILE *f)
         profile__lower(lname, kw->name, sizeof lname);
         kw->print(f, p, kw, lname);
     }
+    profile__print_offer_only(p, f);
     if (full->nignored == 0) {
         return;
     }

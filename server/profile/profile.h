@@ -89,6 +89,14 @@ typedef enum {
     PROFILE_MATRIX_AUTH_WRONG_PASSWORD  /* a wrong password */
 } profile_matrix_auth_t;
 
+/* StrictKex: whether the played server's KEXINIT carries OpenSSH's
+ * strict key exchange marker (kex-strict-s-v00@openssh.com). */
+typedef enum {
+    PROFILE_STRICT_KEX_AUTO, /* as the Identification's version would: OpenSSH >= 9.6 */
+    PROFILE_STRICT_KEX_YES,
+    PROFILE_STRICT_KEX_NO
+} profile_strict_kex_t;
+
 typedef struct profile_s {
     char *path;          /* as given */
     char *dir;           /* directory of path, for relative file names */
@@ -97,7 +105,9 @@ typedef struct profile_s {
     char *description;   /* Description */
     char *identification; /* Identification: full line, e.g. "SSH-2.0-OpenSSH_9.2p1" */
 
-    /* Resolved algorithm lists (comma-separated, no modifiers left). */
+    /* Resolved algorithm lists (comma-separated, no modifiers left): the
+     * exact offer, which may name algorithms the linked libssh cannot run
+     * (algo.h: offer-only). */
     char *kex_algorithms;
     char *ciphers;
     char *macs;
@@ -150,6 +160,7 @@ typedef struct profile_s {
     profile_said_t *said;                /* Said: one entry per client, file order */
     size_t nsaid;
     int hostkey_rotation;                /* HostKeyRotation: 0 never, 1 restart, 2 connection */
+    int strict_kex;                      /* StrictKex: PROFILE_STRICT_KEX_* */
 } profile_t;
 
 int profile_load(const char *path, profile_t **out, char *errbuf, size_t errlen);

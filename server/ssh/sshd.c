@@ -3,12 +3,14 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sshmock/sshmock.h>
 
 #include "base/util.h"
+#include "profile/algo.h"
 
 int
 sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
@@ -17,17 +19,17 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
     static const struct {
         enum ssh_bind_options_e opt;
         size_t offset;
-        const char *keyword;
+        algo_kind_t kind;
     } lists[] = {
-        { SSH_BIND_OPTIONS_KEY_EXCHANGE, offsetof(profile_t, kex_algorithms), "KexAlgorithms" },
-        { SSH_BIND_OPTIONS_CIPHERS_C_S, offsetof(profile_t, ciphers), "Ciphers" },
-        { SSH_BIND_OPTIONS_CIPHERS_S_C, offsetof(profile_t, ciphers), "Ciphers" },
-        { SSH_BIND_OPTIONS_HMAC_C_S, offsetof(profile_t, macs), "MACs" },
-        { SSH_BIND_OPTIONS_HMAC_S_C, offsetof(profile_t, macs), "MACs" },
+        { SSH_BIND_OPTIONS_KEY_EXCHANGE, offsetof(profile_t, kex_algorithms), ALGO_KEX },
+        { SSH_BIND_OPTIONS_CIPHERS_C_S, offsetof(profile_t, ciphers), ALGO_CIPHER },
+        { SSH_BIND_OPTIONS_CIPHERS_S_C, offsetof(profile_t, ciphers), ALGO_CIPHER },
+        { SSH_BIND_OPTIONS_HMAC_C_S, offsetof(profile_t, macs), ALGO_MAC },
+        { SSH_BIND_OPTIONS_HMAC_S_C, offsetof(profile_t, macs), ALGO_MAC },
         { SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, offsetof(profile_t, hostkey_algorithms),
-          "HostKeyAlgorithms" },
+          ALGO_HOSTKEY },
         { SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES,
-          offsetof(profile_t, pubkey_accepted_algorithms), "PubkeyAcceptedAlgorithms" },
+          offsetof(profile_t, pubkey_accepted_algorithms), ALGO_PUBKEY },
     };
     ssh_bind b = NULL;
     bool process_config = false;
@@ -47,11 +49,26 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
 
     for (i = 0; i < UTIL_ARRAY_SIZE(lists); i++) {
         const char *v = *(char *const *)((const char *)p + lists[i].offset);
-        if (v != NULL && ssh_bind_options_set(b, lists[i].opt, v) != SSH_OK) {
-            snprintf(err, errlen, "%s: %s %s: libssh refused it: %s", p->path,
-                     lists[i].keyword, v, ssh_get_error(b));
+        char *serve = NULL;
+        int rc;
+
+        if (v == NULL) {
+            continue;
+        }
+        /* The profile's lists are the exact offer; libssh gets the part of
+         * it that it can run (the wire plays the rest, wire.c). */
+        if (algo_servable(lists[i].kind, v, &serve) < 0) {
+            snprintf(err, errlen, "out of memory");
             goto fail;
         }
+        rc = ssh_bind_options_set(b, lists[i].opt, serve);
+        if (rc != SSH_OK) {
+            snprintf(err, errlen, "%s: %s %s: libssh refused it: %s", p->path,
+                     algo_keyword(lists[i].kind), serve, ssh_get_error(b));
+            free(serve);
+            goto fail;
+        }
+        free(serve);
     }
 
     /* libssh always sends "SSH-2.0-" followed by its banner option, so an

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "profile/algo.h"
+#include "wire/offer.h"
 
 #define WIRE_LOG(w, event, ...) log_event((w)->log, (w)->id, (event), __VA_ARGS__)
 
@@ -53,6 +54,7 @@ wire__finish_hang_up(wire_t *w)
 }
 
 static void wire__on_tap(tap_t *tap, tap_dir_t dir, const tap_event_t *ev, void *userdata);
+static void wire__offer_release(wire_t *w);
 
 void
 wire_init(wire_t *w, const profile_t *p, log_t *log, uint64_t id, size_t unauth,
@@ -69,6 +71,9 @@ wire_init(wire_t *w, const profile_t *p, log_t *log, uint64_t id, size_t unauth,
     tap_init(&w->tap, wire__on_tap, w);
     w->ident_rewrite = p->identification != NULL &&
                        strncmp(p->identification, "SSH-2.0-", 8) != 0;
+    /* A server without host keys dies in key exchange whatever it offers
+     * (wire__act_on_event): its offer is libssh's, as before. */
+    w->offer_state = p->hostkey_none ? WIRE_OFFER_DONE : WIRE_OFFER_COLLECT;
 
     for (i = 0; i < p->nfaults && i < WIRE_MAX_RULES; i++) {
         const fault_rule_t *r = &p->faults[i];
@@ -104,6 +109,7 @@ wire_free(wire_t *w)
     util_buf_free(&w->held);
     util_buf_free(&w->ident_held);
     util_buf_free(&w->c2s_held);
+    util_buf_free(&w->kexinit_held);
 }
 
 void
@@ -243,6 +249,13 @@ wire_on_timer(wire_t *w, wire_timer_t t)
         w->delaying = 0;
         if (w->throttle_bps == 0) {
             wire__release_held(w, w->held.len);
+        }
+        break;
+    case WIRE_TIMER_OFFER:
+        if (w->offer_state == WIRE_OFFER_WAIT) {
+            /* No KEXINIT from the client: libssh's offer goes out as it
+             * is, as it did before exact offers (nothing to compare). */
+            wire__offer_release(w);
         }
         break;
     default:
@@ -416,20 +429,13 @@ static const struct {
     { TAP_KEX_COMP_C2S, ALGO__COUNT, "compression method" },
 };
 
-static int
-wire__is_aead(const char *cipher)
-{
-    return strstr(cipher, "gcm@openssh.com") != NULL ||
-           strcmp(cipher, "chacha20-poly1305@openssh.com") == 0;
-}
-
 /* Both offers are known: if a list has nothing in common, say which, what
- * each side offered, and what would fix it on either side. */
+ * each side offered, and what would fix it on either side. sk is the offer
+ * the client got: libssh's, or the exact one. */
 static void
-wire__diagnose(wire_t *w)
+wire__diagnose(wire_t *w, const tap_kexinit_t *sk)
 {
     const tap_kexinit_t *ck = tap_kexinit(&w->tap, TAP_DIR_C2S);
-    const tap_kexinit_t *sk = tap_kexinit(&w->tap, TAP_DIR_S2C);
     char cipher[128] = "";
     size_t i;
 
@@ -448,7 +454,7 @@ wire__diagnose(wire_t *w)
         char *save = NULL;
         char *alg = NULL;
 
-        if (wire__lists[i].list == TAP_KEX_MAC_C2S && wire__is_aead(cipher)) {
+        if (wire__lists[i].list == TAP_KEX_MAC_C2S && offer_is_aead(cipher)) {
             continue; /* an AEAD cipher carries its own integrity: MACs are moot */
         }
         if (tap_negotiate(cl, sl, NULL, 0) != 0) {
@@ -485,13 +491,12 @@ wire__diagnose(wire_t *w)
 }
 
 static void
-wire__log_kexinit(wire_t *w, tap_dir_t dir, const tap_event_t *ev)
+wire__log_kexinit(wire_t *w, tap_dir_t dir, const tap_kexinit_t *k, const char *hassh,
+                  const char *hassh_algorithms)
 {
-    const tap_kexinit_t *k = ev->kexinit;
-
     WIRE_LOG(w, "kexinit", "from", dir == TAP_DIR_C2S ? "client" : "server",
-             dir == TAP_DIR_C2S ? "hassh" : "hassh_server", ev->hassh,
-             "hassh_algorithms", ev->hassh_algorithms,
+             dir == TAP_DIR_C2S ? "hassh" : "hassh_server", hassh,
+             "hassh_algorithms", hassh_algorithms,
              "kex", k->lists[TAP_KEX_ALGS],
              "hostkey", k->lists[TAP_KEX_HOSTKEY_ALGS],
              "ciphers", k->lists[dir == TAP_DIR_C2S ? TAP_KEX_ENC_C2S : TAP_KEX_ENC_S2C],
@@ -513,8 +518,14 @@ wire__on_tap(tap_t *tap, tap_dir_t dir, const tap_event_t *ev, void *userdata)
         }
         break;
     case TAP_EV_KEXINIT:
-        wire__log_kexinit(w, dir, ev);
-        wire__diagnose(w);
+        if (dir == TAP_DIR_S2C && w->offer_state == WIRE_OFFER_COLLECT) {
+            break; /* logged once it is known what the client gets */
+        }
+        wire__log_kexinit(w, dir, ev->kexinit, ev->hassh, ev->hassh_algorithms);
+        if (w->offer_state == WIRE_OFFER_DONE && !w->offer_took &&
+            tap_kexinit(&w->tap, TAP_DIR_S2C) != NULL) {
+            wire__diagnose(w, tap_kexinit(&w->tap, TAP_DIR_S2C));
+        }
         break;
     case TAP_EV_DISCONNECT:
         if (dir == TAP_DIR_C2S) {
@@ -535,6 +546,150 @@ wire__on_tap(tap_t *tap, tap_dir_t dir, const tap_event_t *ev, void *userdata)
     w->ev_pending = 1;
     w->ev_kind = ev->kind;
     w->ev_dir = dir;
+}
+
+/* --- exact offers ---------------------------------------------------------- */
+
+/* libssh's KEXINIT goes out untouched: the exchange can run, and its hash
+ * covers exactly these bytes. */
+static void
+wire__offer_release(wire_t *w)
+{
+    const tap_kexinit_t *lk = tap_kexinit(&w->tap, TAP_DIR_S2C);
+    const char *algorithms = NULL;
+    const char *hassh = tap_dir_hassh(&w->tap, TAP_DIR_S2C, &algorithms);
+    char *held = w->kexinit_held.data;
+    size_t len = w->kexinit_held.len;
+
+    memset(&w->kexinit_held, 0, sizeof w->kexinit_held);
+    w->offer_state = WIRE_OFFER_DONE;
+    w->ops->timer_stop(w->ud, WIRE_TIMER_OFFER);
+    if (lk != NULL) {
+        wire__log_kexinit(w, TAP_DIR_S2C, lk, hassh, algorithms);
+        if (tap_kexinit(&w->tap, TAP_DIR_C2S) != NULL) {
+            wire__diagnose(w, lk);
+        }
+    }
+    if (held != NULL && len > 0) {
+        wire__emit(w, held, len, held);
+    } else {
+        free(held);
+    }
+    wire_stage(w, FAULT_STAGE_SERVER_KEXINIT);
+}
+
+/* The client gets the exact offer instead of libssh's; libssh never sees
+ * the client's KEXINIT and nothing more of libssh's reaches the client. */
+static void
+wire__offer_take(wire_t *w, const offer_t *o)
+{
+    util_buf_t pkt = UTIL_BUF_INIT;
+    util_buf_t algorithms = UTIL_BUF_INIT;
+    char hassh[33] = "";
+
+    w->offer_state = WIRE_OFFER_DONE;
+    w->offer_took = 1;
+    w->drop_c2s = 1;
+    w->ops->timer_stop(w->ud, WIRE_TIMER_OFFER);
+    util_buf_free(&w->kexinit_held);
+    tap_hassh(&o->k, 1, hassh, &algorithms);
+    wire__log_kexinit(w, TAP_DIR_S2C, &o->k, hassh,
+                      algorithms.data != NULL ? algorithms.data : "");
+    util_buf_free(&algorithms);
+    if (tap_build_kexinit(&pkt, &o->k) == 0) {
+        wire__emit(w, pkt.data, pkt.len, NULL);
+    }
+    util_buf_free(&pkt);
+    wire__diagnose(w, &o->k);
+}
+
+/* Both KEXINITs are in: RFC 4253's negotiation against the exact offer
+ * says what the client gets. */
+static void
+wire__offer_decide(wire_t *w)
+{
+    const tap_kexinit_t *ck = tap_kexinit(&w->tap, TAP_DIR_C2S);
+    const tap_kexinit_t *lk = tap_kexinit(&w->tap, TAP_DIR_S2C);
+    offer_result_t r;
+    offer_t o;
+
+    if (w->offer_state != WIRE_OFFER_WAIT || ck == NULL || lk == NULL) {
+        return;
+    }
+    if (offer_build(&o, w->profile, lk) < 0) {
+        wire__offer_release(w); /* no memory: libssh's offer is still an offer */
+        return;
+    }
+    offer_negotiate(ck, &o.k, &r);
+    switch (r.verdict) {
+    case OFFER_RUNNABLE:
+        wire__offer_release(w);
+        break;
+    case OFFER_NO_MATCH: {
+        /* The client fails as against the real server and says so. sshd
+         * gives up as soon as it has the client's KEXINIT, without a
+         * DISCONNECT ("Unable to negotiate" is only logged), and so does
+         * sshmock: a client that does not check every list at once
+         * (asyncssh and the host key list) sees the connection lost, as
+         * against sshd. */
+        char reason[160];
+
+        wire__offer_take(w, &o);
+        wire_stage(w, FAULT_STAGE_SERVER_KEXINIT);
+        snprintf(reason, sizeof reason, "key exchange failed: no matching %s",
+                 offer_list_what(r.list));
+        if (!w->ops->closing(w->ud)) {
+            w->ops->close(w->ud, 0, reason);
+        }
+        break;
+    }
+    case OFFER_CANNOT_PLAY: {
+        /* The client would run an algorithm no linked engine implements.
+         * Reason 3 (SSH_DISCONNECT_KEY_EXCHANGE_FAILED): it is the key
+         * exchange that cannot go on; the text says why, and that it is
+         * sshmock's limit, not the played server's. */
+        util_buf_t pkt = UTIL_BUF_INIT;
+        char text[256];
+
+        wire__offer_take(w, &o);
+        snprintf(text, sizeof text, "sshmock cannot play %s %s (offer-only in this build)",
+                 offer_list_what(r.list), r.name);
+        WIRE_LOG(w, "cannot_play", "list", tap_kex_list_name(r.list),
+                 "what", offer_list_what(r.list), "algorithm", r.name, NULL);
+        if (tap_build_disconnect(&pkt, 3, text) == 0) {
+            wire__emit(w, pkt.data, pkt.len, NULL);
+        }
+        util_buf_free(&pkt);
+        wire__hang_up(w, WIRE_HANGUP_FIN, "%s", text);
+        break;
+    }
+    }
+    offer_free(&o);
+}
+
+/* libssh's KEXINIT is whole (and held): it waits for the client's, whose
+ * bytes may be waiting for it (c2s_wait_kexinit). */
+static void
+wire__offer_kexinit_in(wire_t *w)
+{
+    w->offer_state = WIRE_OFFER_WAIT;
+    if (tap_kexinit(&w->tap, TAP_DIR_C2S) != NULL) {
+        wire__offer_decide(w);
+    } else {
+        w->ops->timer_start(w->ud, WIRE_TIMER_OFFER, WIRE_CLIENT_WAIT_MS);
+    }
+    if (w->c2s_wait_kexinit) {
+        char *held = w->c2s_held.data;
+        size_t len = w->c2s_held.len;
+
+        w->c2s_wait_kexinit = 0;
+        memset(&w->c2s_held, 0, sizeof w->c2s_held);
+        if (held != NULL && len > 0) {
+            wire_on_data(w, WIRE_C2S, held, len);
+        } else {
+            free(held);
+        }
+    }
 }
 
 static void
@@ -577,6 +732,10 @@ wire__act_on_event(wire_t *w)
         }
         break;
     case TAP_EV_KEXINIT:
+        if (!client && w->offer_state == WIRE_OFFER_COLLECT) {
+            wire__offer_kexinit_in(w);
+            break;
+        }
         if (!client && w->c2s_wait_kexinit) {
             /* The server's offer is out: the client's may go to libssh now. */
             char *held = w->c2s_held.data;
@@ -647,11 +806,22 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         wire__hang_up(w, WIRE_HANGUP_RST, "fault: reset at %s", "accept");
         return;
     }
+    if (dir == TAP_DIR_S2C && w->offer_took) {
+        /* The wire answered the client's KEXINIT itself: what libssh says
+         * now answers nothing the client sent. */
+        free(buf);
+        return;
+    }
     /* A graceful close still forwards libssh's last words (its KEXINIT
      * after a failed negotiation, a DISCONNECT); only a cut drops them. */
     while (len > 0) {
         size_t feed = len;
         size_t n;
+        /* libssh's bytes after its identification wait for the verdict on
+         * its KEXINIT (exact offers); tested before the feed, so that the
+         * identification's own last bytes go out. */
+        int hold_kex = dir == TAP_DIR_S2C && w->offer_state != WIRE_OFFER_DONE &&
+                       tap_phase(&w->tap, TAP_DIR_S2C) == TAP_PHASE_CLEARTEXT_PACKETS;
 
         if (dir == TAP_DIR_C2S && tap_ident(&w->tap, TAP_DIR_C2S) != NULL) {
             w->client_answered = 1;
@@ -682,8 +852,14 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         if (n == 0) {
             n = feed; /* cannot happen with len > 0; never loop forever */
         }
+        if (dir == TAP_DIR_C2S && w->ev_pending && w->ev_kind == TAP_EV_KEXINIT &&
+            w->ev_dir == TAP_DIR_C2S) {
+            /* Decided before libssh gets the client's KEXINIT: when the
+             * wire answers it, libssh must not. */
+            wire__offer_decide(w);
+        }
         if (dir == TAP_DIR_C2S) {
-            if (!w->drop_c2s) {
+            if (!w->drop_c2s && !w->ops->closing(w->ud)) {
                 if (whole && n == len && p == buf) {
                     w->ops->to_server(w->ud, buf, len);
                     buf = NULL;
@@ -694,6 +870,14 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
                         w->ops->to_server(w->ud, copy, n);
                     }
                 }
+            }
+        } else if (hold_kex) {
+            if (w->kexinit_held.len + n > TAP_MAX_PACKET_LENGTH * 2 ||
+                util_buf_append(&w->kexinit_held, p, n) != 0) {
+                /* Bounded: libssh says nothing this long before the
+                 * client's KEXINIT; if it did, its bytes go out as before. */
+                wire__offer_release(w);
+                wire__emit(w, p, n, NULL);
             }
         } else if (!wire__ident_piece(w, p, n)) {
             if (whole && n == len && p == buf) {

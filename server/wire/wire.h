@@ -7,6 +7,13 @@
  * two offers have nothing in common, a diagnosis with the fix on either
  * side.
  *
+ * The server's KEXINIT is the profile's exact offer (offer.h): libssh's is
+ * held until the client's KEXINIT is in (WIRE_CLIENT_WAIT_MS at most),
+ * then either goes out untouched (the exchange can run), or is replaced by
+ * the exact one (the negotiation fails as against the real server), or the
+ * exact one is followed by a DISCONNECT saying that sshmock cannot play
+ * the algorithm the client would pick.
+ *
  * The wire does no I/O and knows nothing of connections or sockets: its
  * owner feeds it chunks (wire_on_data) and gives it a table of operations
  * (wire_ops_t) to send bytes on, to end the connection, to keep timers and
@@ -51,8 +58,16 @@ typedef enum {
     WIRE_TIMER_STALL,    /* a bounded stall ends */
     WIRE_TIMER_THROTTLE, /* the next throttle tick */
     WIRE_TIMER_DELAY,    /* a delay ends */
+    WIRE_TIMER_OFFER,    /* libssh's KEXINIT waits for the client's */
     WIRE_TIMER__COUNT
 } wire_timer_t;
+
+/* What becomes of libssh's first KEXINIT (wire.c: exact offers). */
+typedef enum {
+    WIRE_OFFER_COLLECT, /* libssh's bytes after its identification are held */
+    WIRE_OFFER_WAIT,    /* its KEXINIT is whole and waits for the client's */
+    WIRE_OFFER_DONE     /* decided (or not played: HostKey none) */
+} wire_offer_state_t;
 
 typedef enum {
     WIRE_HANGUP_GRACEFUL, /* what libssh still says reaches the client, then FIN */
@@ -109,10 +124,13 @@ typedef struct wire_s {
     unsigned ident_out : 1;         /* the server's identification reached the client */
     unsigned client_answered : 1;   /* the client sent bytes after its identification */
     unsigned hangup_pending : 1;    /* a hang-up waits for the client's answer */
+    unsigned offer_state : 2;       /* WIRE_OFFER_*: libssh's KEXINIT, held (wire.c) */
+    unsigned offer_took : 1;        /* the wire answered the client's KEXINIT itself */
     wire_hangup_t hangup_mode;
     util_buf_t held;      /* the server's bytes held by delay or throttle */
     util_buf_t c2s_held;  /* ... here until the server's KEXINIT is out */
     util_buf_t ident_held;
+    util_buf_t kexinit_held; /* libssh's KEXINIT, until the client's is known */
     uint32_t corrupt_left;
     uint32_t throttle_bps;
     tap_event_kind_t ev_kind;
