@@ -54,7 +54,9 @@ typedef struct sshmock_config_s {
     const char *listen_addr; /* NULL: the profile's ListenAddress, else 127.0.0.1 */
     int port;                /* -1: the profile's Port (default 2222); 0: any free port */
     const char *log_json_path; /* NULL: no JSON log */
-    const char *state_dir;   /* NULL: $SSHMOCK_STATE_DIR, else ~/.local/state/sshmock */
+    const char *state_dir;   /* NULL: $SSHMOCK_STATE_DIR, $XDG_STATE_HOME/sshmock, else
+                              * ~/.local/state/sshmock; must be yours and not writable
+                              * by others (see README, "Host keys") */
     int quiet;               /* 1: no human-readable event lines on stderr */
     int log_passwords;       /* 1: log the passwords clients try (off by default) */
 } sshmock_config_t;

@@ -42,16 +42,30 @@ def engine(*args, timeout=120, **kw):
     return run([ENGINE] + list(args), timeout=timeout, **kw)
 
 
+def container_env_tool():
+    """This project's machines provide ../shared/tools/container-env (podman
+    with a local Debian 12 base image, no registry needed); look for it
+    beside the checkout and above it, or where $SSHMOCK_CONTAINER_ENV says."""
+    cands = [os.environ.get("SSHMOCK_CONTAINER_ENV", "")]
+    d = TOP
+    for _ in range(4):
+        d = os.path.dirname(d)
+        cands.append(os.path.join(d, "shared", "tools", "container-env"))
+    for c in cands:
+        if c and os.path.exists(c):
+            return c
+    return None
+
+
 def find_engine(wanted):
     """(engine, base image, None) or (None, None, why not)."""
-    global ENV
     if wanted in (None, "docker") and shutil.which("docker"):
         if run(["docker", "info"], timeout=20).returncode == 0:
             return "docker", None, None
         if wanted == "docker":
             return None, None, "docker is installed but no Docker engine answers"
-    env_tool = os.path.join(TOP, "..", "shared", "tools", "container-env")
-    if os.path.exists(env_tool):
+    env_tool = container_env_tool()
+    if env_tool:
         r = run(["bash", env_tool], timeout=900)
         if r.returncode != 0:
             return None, None, "container-env failed: " + r.stderr.strip()[-300:]
@@ -59,6 +73,12 @@ def find_engine(wanted):
             ENV[m.group(1)] = shlex.split(m.group(2))[0] if m.group(2) else ""
         return "podman", "localhost/debian:bookworm", None
     if shutil.which("podman") and run(["podman", "info"], timeout=60).returncode == 0:
+        # The Dockerfile's default base comes from a registry: without one
+        # (and without container-env's local image) nothing can be built.
+        if run(["podman", "image", "exists", "debian:bookworm-slim"], timeout=60).returncode != 0 \
+                and run(["podman", "pull", "-q", "debian:bookworm-slim"], timeout=120).returncode != 0:
+            return None, None, ("podman works but no Debian 12 base image is here and no "
+                                "registry answers (set SSHMOCK_CONTAINER_ENV to container-env)")
         return "podman", None, None
     return None, None, "no container engine works here (no Docker engine, no podman)"
 
