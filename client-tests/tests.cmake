@@ -65,7 +65,21 @@ set_tests_properties(client.robustness PROPERTIES RUN_SERIAL TRUE)
 # every documented fix, one CTest test per client so that a client that is
 # not installed shows as skipped (exit 77) with the driver's reason. Each
 # writes JUnit XML next to the build for CI systems to pick up.
-foreach(c openssh plink dbclient paramiko asyncssh ssh2 libssh)
+# The clients come from the one list in server/profile/clients.c (its rows
+# begin with { "name", ...), so a client added there gets its CTest test.
+file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/server/profile/clients.c sshmock_client_rows
+     REGEX "^    \\{ \"[a-z0-9]+\",")
+set(sshmock_matrix_clients "")
+foreach(row ${sshmock_client_rows})
+  string(REGEX REPLACE "^    \\{ \"([a-z0-9]+)\",.*" "\\1" name "${row}")
+  list(APPEND sshmock_matrix_clients ${name})
+endforeach()
+list(LENGTH sshmock_matrix_clients sshmock_nclients)
+if(sshmock_nclients LESS 7)
+  message(FATAL_ERROR "client-tests/tests.cmake: read ${sshmock_nclients} clients from "
+                      "server/profile/clients.c (${sshmock_matrix_clients}); its rows changed shape")
+endif()
+foreach(c ${sshmock_matrix_clients})
   add_test(NAME matrix.${c}
            COMMAND $<TARGET_FILE:sshmock> matrix --client ${c} --fixes --strict --quiet
                    --junit ${CMAKE_BINARY_DIR}/matrix-${c}.xml)
