@@ -174,7 +174,8 @@ class Image(unittest.TestCase):
         if shutil.which("ssh") is None:
             self.skipTest("no ssh client on the host (openssh-client)")
         wait_for(self.healthy, "the lab", 60)
-        text = open(os.path.join(TOP, "docs", "ci", "github-actions.yml")).read()
+        with open(os.path.join(TOP, "docs", "ci", "github-actions.yml")) as f:
+            text = f.read()
         job = text[text.index("  scenarios:"):]
         opts = re.search(r"SSH_OPTS: (.*)", job).group(1)
         steps = re.findall(r"run: \|\n((?:          .*\n|\n)+)", job)
@@ -196,7 +197,8 @@ class Image(unittest.TestCase):
         """The example job: each service is the image serving one profile
         under its alias on a network of its own; the job's script runs in
         a container of the same image (which has the OpenSSH client)."""
-        text = open(os.path.join(TOP, "docs", "ci", "gitlab-ci.yml")).read()
+        with open(os.path.join(TOP, "docs", "ci", "gitlab-ci.yml")) as f:
+            text = f.read()
         opts = re.search(r"SSH_OPTS: (.*)", text).group(1)
         services = re.findall(r"alias: (\S+)\n\s+command: (\[.*\])", text)
         script = re.findall(r"^    - (.*)$", text.split("  script:")[1], re.M)
