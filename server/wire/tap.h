@@ -59,6 +59,10 @@
 /* RFC 4253 6.1: implementations must accept packets of 35000 bytes in
  * total; the cleartext phase only carries KEXINIT and key exchange
  * messages, which are far smaller, so anything larger is an error here. */
+/* RFC 4253 6: padding is 4..255 bytes and the packet without MAC is a
+ * multiple of the cipher block size, or of 8 before any cipher. */
+#define TAP_MIN_PADDING 4u
+#define TAP_CLEAR_BLOCK 8u
 #define TAP_MAX_PACKET_LENGTH 35000u
 /* RFC 4253 4.2: the identification line is at most 255 bytes with CR LF. */
 #define TAP_MAX_IDENT_LINE 255u

@@ -31,7 +31,7 @@ if(SSHMOCK_FUZZ)
   endfunction()
 
   sshmock_fuzz_target(tap
-    SOURCES server/wire/tap.c server/base/util.c
+    SOURCES server/wire/tap.c server/wire/tap_build.c server/base/util.c
     LIBS PkgConfig::LIBCRYPTO)
   sshmock_fuzz_target(fault
     SOURCES server/wire/fault.c server/base/util.c
