@@ -45,19 +45,19 @@ def login(port):
     return t
 
 
-def unread_pty(port, seconds, stop):
-    """Types into a pty shell and never reads what comes back."""
+def pty_shell(port):
     t = login(port)
     ch = t.open_session(timeout=10)
     ch.get_pty()
     ch.invoke_shell()
-    # paramiko buffers what arrives for a channel without bound; keeping
-    # its window from being adjusted is what a client that does not read
-    # does on the wire. A huge in_max_packet_size would not change that.
-    sent = 0
-    chunk = (b"x" * 63 + b"\r") * 64  # lines: each gets an echo, a reply and a prompt
-    end = time.time() + seconds
     ch.settimeout(0.5)
+    return t, ch
+
+
+def type_lines(ch, chunk, seconds, stop):
+    """Sends chunk after chunk for `seconds`; returns the bytes sent."""
+    sent = 0
+    end = time.time() + seconds
     while time.time() < end and not stop.is_set():
         try:
             sent += ch.send(chunk)
@@ -65,6 +65,17 @@ def unread_pty(port, seconds, stop):
             continue
         except Exception:
             break
+    return sent
+
+
+def unread_pty(port, seconds, stop):
+    """Types into a pty shell and never reads what comes back."""
+    t, ch = pty_shell(port)
+    # paramiko buffers what arrives for a channel without bound; keeping
+    # its window from being adjusted is what a client that does not read
+    # does on the wire. A huge in_max_packet_size would not change that.
+    # Lines: each gets an echo, a reply and a prompt.
+    sent = type_lines(ch, (b"x" * 63 + b"\r") * 64, seconds, stop)
     t.close()
     return sent
 
@@ -109,14 +120,7 @@ def prelogin_unread(port, seconds, stop):
 
 
 def throttle_held(port, seconds, stop):
-    t = login(port)
-    ch = t.open_session(timeout=10)
-    ch.get_pty()
-    ch.invoke_shell()
-    sent = 0
-    end = time.time() + seconds
-    ch.settimeout(0.5)
-    chunk = (b"y" * 63 + b"\r") * 64
+    t, ch = pty_shell(port)
 
     def drain():
         while not stop.is_set():
@@ -130,13 +134,7 @@ def throttle_held(port, seconds, stop):
 
     r = threading.Thread(target=drain, daemon=True)
     r.start()
-    while time.time() < end and not stop.is_set():
-        try:
-            sent += ch.send(chunk)
-        except socket.timeout:
-            continue
-        except Exception:
-            break
+    sent = type_lines(ch, (b"y" * 63 + b"\r") * 64, seconds, stop)
     t.close()
     return sent
 
