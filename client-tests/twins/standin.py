@@ -13,8 +13,9 @@ when ready and serves until SIGTERM.
 Modes:
   no-backend     a TCP proxy whose backend is down (socat, HAProxy with no
                  server): accepts, tries its backend (refused), exits.
-  reset          a firewall / IPS / load balancer that rejects with a reset:
-                 accepts, SO_LINGER 0, close.
+  reset          an IPS / load balancer that rejects with a reset: accepts,
+                 waits for the client's first bytes (at most 1 s), then
+                 SO_LINGER 0, close.
   ident-then-no-backend
                  a load balancer or SSH proxy that answers the banner itself
                  (--ident LINE), then cannot reach its backend and exits.
@@ -59,6 +60,10 @@ def mode_no_backend(conn, a):
 
 
 def mode_reset(conn, a):
+    # Like an IPS or a load balancer that inspects the first payload, it
+    # resets once the client's first bytes are there (at most 1 s), so the
+    # client is past connect() as it is with a server that died.
+    select.select([conn], [], [], 1.0)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
