@@ -168,19 +168,6 @@ def free_port():
     return port
 
 
-def wait_port(port, proc, what, deadline=15.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with %s before listening" % (what, proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("%s did not listen on %d within %.0f s" % (what, port, deadline))
-
-
 def wait_listening_line(proc, path, what, deadline=15.0):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -258,6 +245,9 @@ class Twin:
                 hk = "generate:ed25519"   # keys-deleted: it had keys when it started
             t = hk.split(":", 1)[1]
             path = os.path.join(self.dir, "hostkey%d-%d_%s" % (self.generation, i, t))
+            for old in (path, path + ".pub"):     # a start tried again
+                if os.path.exists(old):
+                    os.unlink(old)
             subprocess.run(["ssh-keygen", "-q", "-N", "", "-C", "", "-f", path] + KEYGEN[t],
                            check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             paths.append(path)
@@ -296,13 +286,47 @@ class Twin:
             os.chmod(bad, 0o755)
             mounts.append("mount --bind %s /run/sshd" % bad)
         script = "set -e; %s; exec %s -D -e -f %s" % ("; ".join(mounts), SSHD, cfg)
-        err = open(os.path.join(self.dir, "sshd.log"), "a")
+        logpath = os.path.join(self.dir, "sshd.log")
+        start = os.path.getsize(logpath) if os.path.exists(logpath) else 0
+        err = open(logpath, "a")
         proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                                 stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                 start_new_session=True)
         self.procs.append(proc)
-        wait_port(port, proc, "sshd")
-        return proc
+        # Ready when sshd itself says so: a connection probe could reach
+        # another program that took the port, and would take one of the
+        # MaxStartups slots.
+        ready = "Server listening on 127.0.0.1 port %d." % port
+        end = time.monotonic() + 15
+        while True:
+            with open(logpath) as f:
+                f.seek(start)
+                text = f.read()
+            if ready in text:
+                return proc
+            if proc.poll() is not None or time.monotonic() > end:
+                stop(proc)
+                self.procs.remove(proc)
+                tail = text.strip().splitlines()[-3:]
+                raise RuntimeError("sshd did not listen on port %d (exit %s); its log ends: %s"
+                                   % (port, proc.returncode, " | ".join(tail)))
+            time.sleep(0.05)
+
+    def _start_sshd_retrying(self, port=None):
+        """The port comes from binding port 0 and closing it, so another
+        program on the machine may take it before sshd binds it ("Address
+        already in use"): try another one, a bounded number of times (the
+        same one again, after a pause, when it must stay the same)."""
+        for attempt in range(5):
+            p = port if port is not None else free_port()
+            try:
+                return p, self._start_sshd(p)
+            except RuntimeError as e:
+                err = e
+                log("%s: sshd did not start on port %d (%s); trying again"
+                    % (self.profile.name, p, e))
+                time.sleep(0.5)
+        raise err
 
     def start(self):
         kind = self.spec["kind"]
@@ -317,8 +341,7 @@ class Twin:
             self.procs.append(proc)
             self.port = wait_listening_line(proc, out, "standin.py")
             return
-        self.sshd_port = free_port()
-        self.sshd = self._start_sshd(self.sshd_port)
+        self.sshd_port, self.sshd = self._start_sshd_retrying()
         self.port = self.sshd_port
         state = self.spec.get("state")
         if state == "keys-deleted":
@@ -347,7 +370,7 @@ class Twin:
         stop(self.sshd)
         self.procs.remove(self.sshd)
         self.generation += 1
-        self.sshd = self._start_sshd(self.sshd_port)
+        _, self.sshd = self._start_sshd_retrying(self.sshd_port)
 
     def stop(self):
         for p in self.procs:
