@@ -112,3 +112,6 @@ add_test(NAME matrix.checks
                  ${CMAKE_CURRENT_SOURCE_DIR}/client-tests/test_matrix_checks.py
                  --sshmock $<TARGET_FILE:sshmock>)
 set_tests_properties(matrix.checks PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS matrix)
+
+# Twin tests: each profile against the real server it claims to be.
+include(${CMAKE_CURRENT_LIST_DIR}/twins.cmake)
