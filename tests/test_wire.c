@@ -881,7 +881,8 @@ test_offer_no_match_sends_exact(void **state)
 }
 
 /* The markers follow the played version: OpenSSH 9.6 sends ext-info-s and
- * the strict-kex marker; StrictKex overrides the latter either way. */
+ * the strict-kex marker, a distribution's backport only the latter;
+ * StrictKex overrides the latter either way. */
 static void
 test_offer_markers(void **state)
 {
@@ -899,6 +900,15 @@ test_offer_markers(void **state)
         { "Identification SSH-2.0-OpenSSH_9.6\nStrictKex no\n",
           "curve25519-sha256,ext-info-s" },
         { "Identification SSH-2.0-dropbear_2022.83\n", "curve25519-sha256" },
+        /* Distribution backports of the Terrapin fix: the strict marker
+         * alone, from the first fixed package revision on (Debian 12's
+         * sshd 9.2p1 deb12u10, run beside the profile by the twin suite,
+         * offers it). */
+        { "Identification SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u1\n", "curve25519-sha256" },
+        { "Identification SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\n",
+          "curve25519-sha256,kex-strict-s-v00@openssh.com" },
+        { "Identification SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\n",
+          "curve25519-sha256,kex-strict-s-v00@openssh.com" },
     };
     size_t i;
 
@@ -972,7 +982,7 @@ test_offer_cannot_play_disconnects(void **state)
                   "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
                   "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
                   "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
-                  "diffie-hellman-group14-sha256",
+                  "diffie-hellman-group14-sha256,kex-strict-s-v00@openssh.com",
                   "ssh-ed25519", "aes256-ctr", "hmac-md5,hmac-sha1");
     assert_int_equal(tap_build_disconnect(&want_c, 3, "sshmock cannot play MAC hmac-md5 "
                                           "(offer-only in this build)"), 0);

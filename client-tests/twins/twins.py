@@ -119,6 +119,36 @@ def log(msg):
 
 # -- profiles -------------------------------------------------------------
 
+# What the twin sshd can offer: a profile may name algorithms sshd 9.2 no
+# longer implements (arcfour, blowfish-cbc, hmac-md5... offered exactly by
+# sshmock, "offer-only"); sshd refuses a config naming them, so the twin gets
+# the part it can speak. Cells where a client prints the dropped names are
+# then known differences of the twin, not of sshmock.
+SSHD_QUERY = {"ciphers": "cipher", "macs": "mac", "kexalgorithms": "kex",
+              "hostkeyalgorithms": "key-sig"}
+_sshd_can = {}
+
+
+def sshd_can(keyword):
+    q = SSHD_QUERY.get(keyword.lower())
+    if q is None:
+        return None
+    if q not in _sshd_can:
+        # sshd has no -Q; ssh of the same OpenSSH build lists the same.
+        out = subprocess.run(["ssh", "-Q", q], capture_output=True, text=True).stdout
+        _sshd_can[q] = set(out.split())
+    return _sshd_can[q]
+
+
+def sshd_value(keyword, value):
+    """The value as the twin sshd can take it (plain lists only)."""
+    can = sshd_can(keyword)
+    if can is None or value[:1] in "+-^":
+        return value
+    kept = [a for a in value.split(",") if a in can]
+    return ",".join(kept) if kept else value
+
+
 class Profile:
     def __init__(self, name):
         self.name = name
@@ -139,7 +169,7 @@ class Profile:
                 rest = rest.strip()
                 k = kw.lower()
                 if k in SSHD_KEYWORDS:
-                    self.sshd.append((kw, rest))
+                    self.sshd.append((kw, sshd_value(kw, rest)))
                 elif k == "hostkey":
                     self.hostkeys.append(rest)
                 elif k == "identification":

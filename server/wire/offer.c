@@ -52,6 +52,37 @@ offer__openssh_96(const profile_t *p)
     return major > 9 || (major == 9 && minor >= 6);
 }
 
+/* Distributions backported the Terrapin fix (strict key exchange, not
+ * ext-info-s) into older OpenSSH packages; their identifications carry the
+ * package revision. Measured: Debian 12's sshd 9.2p1 (deb12u10) offers
+ * kex-strict-s-v00@openssh.com beside the profile's lists (client-tests/twins).
+ * The first fixed revision of each, from the distributions' advisories for
+ * CVE-2023-48795: */
+static const struct {
+    const char *marker;   /* in the identification, followed by a number */
+    int first_fixed;
+} offer__backports[] = {
+    { "Debian-2+deb12u", 2 },      /* bookworm, 9.2p1 */
+    { "Debian-5+deb11u", 3 },      /* bullseye, 8.4p1 */
+    { "Ubuntu-3ubuntu0.", 6 },     /* jammy, 8.9p1 */
+    { "Ubuntu-4ubuntu0.", 10 },    /* focal, 8.2p1 */
+};
+
+static int
+offer__strict_backport(const char *identification)
+{
+    size_t i;
+
+    for (i = 0; identification != NULL && i < UTIL_ARRAY_SIZE(offer__backports); i++) {
+        const char *at = strstr(identification, offer__backports[i].marker);
+        if (at != NULL &&
+            atoi(at + strlen(offer__backports[i].marker)) >= offer__backports[i].first_fixed) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 offer_strict_kex(const profile_t *p)
 {
@@ -61,7 +92,7 @@ offer_strict_kex(const profile_t *p)
     case PROFILE_STRICT_KEX_NO:
         return 0;
     default:
-        return offer__openssh_96(p);
+        return offer__openssh_96(p) || offer__strict_backport(p->identification);
     }
 }
 
