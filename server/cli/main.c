@@ -199,6 +199,7 @@ main__serve(int argc, char **argv)
         return rc == SSHMOCK_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
     }
     server_handle_signals(&srv);
+    server_warn_exposed(&srv, 1);
     printf("listening on %s:%d\n", srv.addr, srv.port);
     fflush(stdout);
     if (ready_fd >= 0) {
