@@ -19,6 +19,7 @@ set(sshmock_client_tests
   robustness 300
   wire_timers 60
   auth_hardening 120
+  harden 240
 )
 
 while(sshmock_client_tests)
