@@ -318,6 +318,29 @@ class Rotation(unittest.TestCase):
                 # long as the identifications did; off it, it does not.
                 self.assertLess(exec_took, times[0] / 2, (exec_took, times))
 
+    def test_clients_that_leave_before_their_keys(self):
+        # Each connection ends while its keys are still being made; the
+        # server then reloads and stops with jobs in flight. It must exit
+        # cleanly (the harness fails on a sanitizer report or a non-zero
+        # exit), having closed every one of them.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "rotation.conf")
+            with open(path, "w") as f:
+                f.write(self.PROFILE)
+            with h.Server(path) as srv:
+                for _ in range(4):
+                    s = socket.create_connection((srv.host, srv.port), timeout=5)
+                    s.close()
+                srv.wait_event(lambda e: e.get("event") == "close", count=4, timeout=60)
+                socks = [socket.create_connection((srv.host, srv.port), timeout=5)
+                         for _ in range(3)]
+                srv.wait_event(lambda e: e.get("event") == "accept", count=7, timeout=10)
+                os.kill(srv.pid, signal.SIGHUP)
+                srv.wait_event(lambda e: e.get("event") == "reloaded", timeout=30)
+                for s in socks:
+                    s.close()
+                # The context's stop: SIGTERM while keys may still be in the making.
+
 
 if __name__ == "__main__":
     h.main()
