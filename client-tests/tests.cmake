@@ -20,6 +20,7 @@ set(sshmock_client_tests
   wire_timers 60
   auth_hardening 120
   offers 180
+  harden 240
 )
 
 while(sshmock_client_tests)

@@ -1620,6 +1620,41 @@ test_shipped_said(void **state)
     assert_true(clients >= 7 * 20);
 }
 
+/* Expect patterns that make glibc's regcomp run for minutes, eat
+ * gigabytes or crash (found by the profile fuzzer) are refused at
+ * FILE:LINE before regcomp sees them; ordinary ones still load. */
+static void
+test_expect_regex_bounded(void **state)
+{
+    char text[1200];
+    char longpat[600];
+    profile_t *p = NULL;
+
+    (void)state;
+    expect_error("Expect openssh fail kex \"a{255}{255}{255}\"\n", 1,
+                 "Expect openssh: regex refused: a repetition of a repetition");
+    expect_error("Expect openssh fail kex \"a++++++++++++++++++++++\"\n", 1,
+                 "Expect openssh: regex refused: a repetition of a repetition");
+    expect_error("# x\nExpect openssh fail kex \"no may exchaa256@libssh\\\\.org"
+                 "++++++++++++++++++++++++++++++++++++++++++\"\n", 2,
+                 "regex refused: a repetition of a repetition");
+    expect_error("Expect paramiko connect \"((((((((((x))))))))))\"\n", 1,
+                 "regex refused: groups nested deeper than 8");
+    expect_error("Expect paramiko connect \"((a{50}){50})\"\n", 1,
+                 "regex refused: its repetitions expand to more than 2000 copies");
+    memset(longpat, 'x', sizeof longpat - 1);
+    longpat[sizeof longpat - 1] = '\0';
+    snprintf(text, sizeof text, "Expect paramiko connect \"%s\"\n", longpat);
+    expect_error(text, 1, "regex refused: pattern of 599 bytes (at most 512)");
+
+    p = parse_ok("Expect openssh fail kex \"no matching key exchange method found\\\\. "
+                 "Their offer: diffie-hellman-group1-sha1\"\n"
+                 "Expect paramiko fail auth \"[[:alpha:]]+ (x|y)*z{3} [^]a]{1,40}\"\n"
+                 "Expect plink connect \"a{2000}\"\n");
+    assert_int_equal(p->nexpects, 3);
+    profile_free(p);
+}
+
 /* Every keyword the parser knows is in the reference documentation. */
 static void
 test_docs_cover_keywords(void **state)
@@ -1698,6 +1733,7 @@ main(void)
         cmocka_unit_test(test_said_parse_print),
         cmocka_unit_test(test_said_errors),
         cmocka_unit_test(test_shipped_said),
+        cmocka_unit_test(test_expect_regex_bounded),
         cmocka_unit_test(test_docs_cover_keywords),
     };
 

@@ -603,6 +603,41 @@ test_throttle_rate(void **state)
     script_free(&sc);
 }
 
+/* 1 GB/s, the largest rate the language takes: 50 MB per 50 ms tick. The
+ * quantum is BYTES_PER_SEC * TICK / 1000; done in 32 bits it wraps above
+ * about 86 MB/s (2^32 / 50) and the throttle crawls instead. */
+static void
+test_throttle_rate_1gbps(void **state)
+{
+    enum { BIG = 60 * 1000 * 1000 };
+    fake_t f;
+    char *copy = NULL;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "Fault newkeys throttle 1000000000\n");
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    feed(&f, WIRE_S2C, &sc.s[S_KEXINIT]);
+    feed(&f, WIRE_C2S, &sc.c[C_KEXINIT]);
+    feed(&f, WIRE_S2C, &sc.s[S_NEWKEYS]);
+    util_buf_reset(&f.client);
+    copy = malloc(BIG);
+    assert_non_null(copy);
+    memset(copy, 'y', BIG);
+    wire_on_data(&f.w, WIRE_S2C, copy, BIG);
+    assert_int_equal(f.client.len, 0);
+    fake_advance(&f, WIRE_THROTTLE_TICK_MS);
+    assert_int_equal(f.client.len, 50 * 1000 * 1000);
+    assert_int_equal(f.held, BIG - 50 * 1000 * 1000);
+    fake_advance(&f, WIRE_THROTTLE_TICK_MS);
+    assert_int_equal(f.client.len, BIG);
+    assert_int_equal(f.held, 0);
+    fake_free(&f);
+    script_free(&sc);
+}
+
 /* The client's identification never comes: the server-ident rules run
  * after WIRE_CLIENT_WAIT_MS; a hang-up once our identification is out
  * waits as long for the client's answer. */
@@ -1041,6 +1076,7 @@ main(void)
         cmocka_unit_test(test_throttle),
         cmocka_unit_test(test_delay_timing),
         cmocka_unit_test(test_throttle_rate),
+        cmocka_unit_test(test_throttle_rate_1gbps),
         cmocka_unit_test(test_server_ident_waits_bounded),
         cmocka_unit_test(test_deferred_stage_after_pending_bytes),
         cmocka_unit_test(test_bug_delay_then_server_ident_wait),

@@ -357,6 +357,7 @@ catalog_lab(const char *listen_addr, int base_port, const char *state_dir, int q
             break;
         }
         server_handle_signals(&servers[i]);
+        server_warn_exposed(&servers[i], i == 0); /* one stderr line for the lab */
     }
     if (rc == 0) {
         printf("%-6s %-28s %s\n", "PORT", "PROFILE", "DESCRIPTION");

@@ -57,6 +57,13 @@ static const char main__serve_usage[] =
     "Events (connections, client identification, algorithms, auth, channels,\n"
     "close) go to stderr, one line each.\n"
     "\n"
+    "SIGHUP re-reads the profile, as sshd does: new connections get the new one,\n"
+    "open ones keep theirs; an invalid file is logged (FILE:LINE) and the old\n"
+    "profile keeps serving; the listening address stays. SIGUSR1 logs a status\n"
+    "line (connections by state, totals). SIGUSR2 and SIGPIPE are ignored.\n"
+    "Listening on an address other than loopback prints a WARNING: the demo\n"
+    "accounts and keys of every profile are public.\n"
+    "\n"
     "Options:\n"
     "  -l, --listen ADDR     address to listen on (default: the profile's\n"
     "                        ListenAddress, else 127.0.0.1)\n"
@@ -204,6 +211,7 @@ main__serve(int argc, char **argv)
         return rc == SSHMOCK_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
     }
     server_handle_signals(&srv);
+    server_warn_exposed(&srv, 1);
     printf("listening on %s:%d\n", srv.addr, srv.port);
     fflush(stdout);
     if (ready_fd >= 0) {
@@ -229,7 +237,8 @@ static const char main__lab_usage[] =
     "$SSHMOCK_PROFILE_PATH, as \"sshmock list\" shows them), each on its own port\n"
     "(from N up, in name order; default 2200; 0 picks free ports), and prints the\n"
     "map: port, profile, description. For labs where students meet each SSH\n"
-    "failure and learn to diagnose it. Stops on SIGINT or SIGTERM.\n"
+    "failure and learn to diagnose it. Stops on SIGINT or SIGTERM; SIGHUP\n"
+    "re-reads every profile and SIGUSR1 logs a status line, as for serve.\n"
     "\n"
     "--print-port PROFILE prints the port the lab gives PROFILE, and exits.\n";
 

@@ -1,6 +1,8 @@
 #include "net/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,26 +12,40 @@
 #include "ssh/auth.h"
 #include "ssh/sshd.h"
 
+typedef struct server_gen_s server_gen_t;
+
+struct server_gen_s {
+    conn_env_t env;         /* what each connection of this generation gets */
+    profile_t *profile;     /* owned */
+    hostkey_set_t keys;
+    ssh_bind bind;          /* algorithms, banner and keys, applied to each session */
+    struct auth_keyring_s *keyrings; /* per account: its authorized keys */
+    size_t refs;            /* the server's while current, plus one per connection */
+    server_t *server;
+};
+
 static void
-server__cleanup_partial(server_t *s)
+server__gen_unref(server_gen_t *g)
 {
-    if (s->bind != NULL) {
-        ssh_bind_free(s->bind);
-        s->bind = NULL;
+    if (g == NULL || --g->refs > 0) {
+        return;
     }
-    auth_keyrings_free(s->keyrings, s->profile != NULL ? s->profile->naccounts : 0);
-    s->keyrings = NULL;
-    hostkey_set_free(&s->keys);
-    log_close(&s->log);
-    profile_free(s->profile);
-    s->profile = NULL;
+    if (g->bind != NULL) {
+        ssh_bind_free(g->bind);
+    }
+    auth_keyrings_free(g->keyrings, g->profile->naccounts);
+    hostkey_set_free(&g->keys);
+    profile_free(g->profile);
+    free(g);
 }
 
-/* A connection's memory is about to go: it leaves the list. */
+/* A connection's memory is about to go: it leaves the list, and lets go of
+ * the profile it started with. */
 static void
 server__conn_gone(void *owner, conn_t *c)
 {
-    server_t *s = owner;
+    server_gen_t *g = owner;
+    server_t *s = g->server;
 
     if (c->prev != NULL) {
         c->prev->next = c->next;
@@ -40,75 +56,125 @@ server__conn_gone(void *owner, conn_t *c)
         c->next->prev = c->prev;
     }
     s->nconns--;
+    server__gen_unref(g); /* conn reads nothing of its env after gone() */
 }
 
-static void
-server__env_init(server_t *s)
+/* Everything made from one profile (which it takes, even on failure). */
+static int
+server__gen_new(server_t *s, profile_t *profile, server_gen_t **out, char *err, size_t errlen)
 {
-    conn_env_t *env = &s->env;
+    server_gen_t *g = calloc(1, sizeof *g);
+    conn_env_t *env = NULL;
+    int rc;
 
+    *out = NULL;
+    if (g == NULL) {
+        profile_free(profile);
+        snprintf(err, errlen, "out of memory");
+        return SSHMOCK_ENOMEM;
+    }
+    g->profile = profile;
+    g->server = s;
+    g->refs = 1;
+    rc = hostkey_load_all(profile, s->state_dir, &g->keys, err, errlen);
+    if (rc == 0) {
+        rc = auth_keyrings_load(profile, &g->keyrings, err, errlen);
+    }
+    if (rc == 0) {
+        rc = sshd_bind_new(profile, &g->keys, &g->bind, err, errlen);
+    }
+    if (rc != 0) {
+        server__gen_unref(g);
+        return rc;
+    }
+    env = &g->env;
     env->loop = s->loop;
-    env->profile = s->profile;
+    env->profile = profile;
     env->log = &s->log;
-    env->bind = s->bind;
-    env->keyrings = s->keyrings;
+    env->bind = g->bind;
+    env->keyrings = g->keyrings;
     env->log_passwords = s->log_passwords;
     env->rng = &s->rng;
     env->counts = &s->counts;
     env->gone = server__conn_gone;
-    env->owner = s;
+    env->owner = g;
+    *out = g;
+    return 0;
+}
+
+static void
+server__log_hostkeys(server_t *s)
+{
+    const hostkey_set_t *keys = &s->gen->keys;
+    size_t i;
+
+    for (i = 0; i < keys->n; i++) {
+        char bits[16];
+        snprintf(bits, sizeof bits, "%d", keys->keys[i].bits);
+        log_event(&s->log, 0, "hostkey", "type", keys->keys[i].type, "bits", bits,
+                  "fingerprint", keys->keys[i].fingerprint, "file", keys->keys[i].source,
+                  "generated", keys->keys[i].generated ? "yes" : "no", NULL);
+    }
 }
 
 int
 server_init(server_t *s, uv_loop_t *loop, profile_t *profile, const sshmock_config_t *cfg,
             char *err, size_t errlen)
 {
-    char *state_dir = NULL;
-    size_t i;
     int rc;
 
     memset(s, 0, sizeof *s);
     s->loop = loop;
-    s->profile = profile;
     s->log_passwords = cfg->log_passwords;
     s->rng = 0x73736d6f636b; /* fixed: MaxStartups draws replay run to run */
 
-    state_dir = hostkey_state_dir(cfg->state_dir);
-    if (state_dir == NULL) {
-        rc = SSHMOCK_ENOMEM;
-        goto fail;
+    s->state_dir = hostkey_state_dir(cfg->state_dir);
+    if (s->state_dir == NULL) {
+        profile_free(profile);
+        return SSHMOCK_ENOMEM;
     }
-    rc = hostkey_load_all(profile, state_dir, &s->keys, err, errlen);
-    free(state_dir);
+    rc = server__gen_new(s, profile, &s->gen, err, errlen);
     if (rc != 0) {
         goto fail;
     }
-    rc = auth_keyrings_load(profile, &s->keyrings, err, errlen);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = sshd_bind_new(profile, &s->keys, &s->bind, err, errlen);
-    if (rc != 0) {
-        goto fail;
-    }
+    s->profile = s->gen->profile;
     if (log_open(&s->log, cfg->quiet ? NULL : stderr, cfg->log_json_path, profile->name) != 0) {
         snprintf(err, errlen, "--log-json %s: cannot open: %s", cfg->log_json_path,
                  strerror(errno));
         rc = SSHMOCK_ELOG;
         goto fail;
     }
-    for (i = 0; i < s->keys.n; i++) {
-        char bits[16];
-        snprintf(bits, sizeof bits, "%d", s->keys.keys[i].bits);
-        log_event(&s->log, 0, "hostkey", "type", s->keys.keys[i].type, "bits", bits,
-                  "fingerprint", s->keys.keys[i].fingerprint, "file", s->keys.keys[i].source,
-                  "generated", s->keys.keys[i].generated ? "yes" : "no", NULL);
-    }
-    server__env_init(s);
+    server__log_hostkeys(s);
     return 0;
 fail:
-    server__cleanup_partial(s);
+    log_close(&s->log);
+    server__gen_unref(s->gen);
+    s->gen = NULL;
+    s->profile = NULL;
+    free(s->state_dir);
+    s->state_dir = NULL;
     return rc;
+}
+
+/* Loopback only (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104) is private. */
+static int
+server__exposed(const struct sockaddr_storage *ss)
+{
+    static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) != 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        const unsigned char *b = a->sin6_addr.s6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
+            return 0;
+        }
+        return !(memcmp(b, v4mapped, sizeof v4mapped) == 0 && b[12] == 127);
+    }
+    return 1;
 }
 
 static void
@@ -126,8 +192,10 @@ server__on_connection(uv_stream_t *listener, int status)
     if (s->stopping) {
         return;
     }
-    c = conn_accept(&s->env, listener);
+    s->gen->refs++; /* the connection's, given back in server__conn_gone */
+    c = conn_accept(&s->gen->env, listener);
     if (c == NULL) {
+        server__gen_unref(s->gen);
         return;
     }
     c->next = s->conns;
@@ -189,10 +257,72 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
         s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
         snprintf(s->addr, sizeof s->addr, "%s", host);
     }
+    s->exposed = server__exposed(&bound);
     snprintf(portstr, sizeof portstr, "%d", s->port);
     log_event(&s->log, 0, "listen", "addr", s->addr, "port", portstr, "file",
               s->profile->path, NULL);
     return 0;
+}
+
+int
+server_reload(server_t *s)
+{
+    const char *path = s->profile->path;
+    server_gen_t *old = s->gen;
+    server_gen_t *g = NULL;
+    profile_t *p = NULL;
+    char err[1024];
+    char n[16];
+    int rc;
+
+    log_event(&s->log, 0, "reload", "file", path, NULL);
+    rc = profile_load_warn(path, NULL, &p, err, sizeof err);
+    if (rc == 0) {
+        rc = server__gen_new(s, p, &g, err, sizeof err);
+    }
+    if (rc != 0) {
+        /* As sshd -t would say it; the old profile keeps serving. */
+        log_event(&s->log, 0, "reload_failed", "file", path, "reason", err,
+                  "kept", "the profile in use", NULL);
+        return rc;
+    }
+    s->gen = g;
+    s->profile = g->profile;
+    s->log.profile = g->profile->name; /* the old name goes with the old profile */
+    s->reloads++;
+    snprintf(n, sizeof n, "%u", s->reloads);
+    log_event(&s->log, 0, "reloaded", "file", g->profile->path, "reloads", n, NULL);
+    server__log_hostkeys(s);
+    server__gen_unref(old); /* its connections keep it until they end */
+    return 0;
+}
+
+void
+server_log_status(server_t *s)
+{
+    size_t by_state[CONN_CLOSING + 1] = { 0 };
+    char v[CONN_CLOSING + 1][24];
+    char open_now[24];
+    char total[24];
+    char unauth[24];
+    char reloads[24];
+    const conn_t *c = NULL;
+    int i;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        by_state[c->state <= CONN_CLOSING ? c->state : CONN_CLOSING]++;
+    }
+    for (i = 0; i <= CONN_CLOSING; i++) {
+        snprintf(v[i], sizeof v[i], "%zu", by_state[i]);
+    }
+    snprintf(open_now, sizeof open_now, "%zu", s->nconns);
+    snprintf(total, sizeof total, "%llu", (unsigned long long)s->total_conns);
+    snprintf(unauth, sizeof unauth, "%zu", s->counts.unauth);
+    snprintf(reloads, sizeof reloads, "%u", s->reloads);
+    log_event(&s->log, 0, "status", "connections", open_now,
+              "accepted", v[CONN_ACCEPTED], "kex", v[CONN_KEX], "auth", v[CONN_AUTH],
+              "open", v[CONN_OPEN], "closing", v[CONN_CLOSING], "unauthenticated", unauth,
+              "total", total, "reloads", reloads, "file", s->profile->path, NULL);
 }
 
 static void
@@ -200,21 +330,69 @@ server__on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
 
-    log_event(&s->log, 0, "signal", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-    server_stop(s);
+    switch (signum) {
+    case SIGHUP:
+        log_event(&s->log, 0, "signal", "signal", "SIGHUP", NULL);
+        if (!s->stopping) {
+            server_reload(s);
+        }
+        return;
+    case SIGUSR1:
+        server_log_status(s);
+        return;
+    default:
+        log_event(&s->log, 0, "signal", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM",
+                  NULL);
+        server_stop(s);
+        return;
+    }
 }
 
 int
 server_handle_signals(server_t *s)
 {
-    uv_signal_init(s->loop, &s->sigint);
-    uv_signal_init(s->loop, &s->sigterm);
-    s->sigint.data = s;
-    s->sigterm.data = s;
+    static const int nums[SERVER_SIGNALS] = {
+        [SERVER_SIGINT] = SIGINT, [SERVER_SIGTERM] = SIGTERM,
+        [SERVER_SIGHUP] = SIGHUP, [SERVER_SIGUSR1] = SIGUSR1,
+    };
+    int i;
+
+    /* Their default action is to end the process without a word: a
+     * client that vanishes, or a stray kill -USR2, must not. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    for (i = 0; i < SERVER_SIGNALS; i++) {
+        uv_signal_init(s->loop, &s->signals[i]);
+        s->signals[i].data = s;
+    }
     s->signals_open = 1;
-    uv_signal_start(&s->sigint, server__on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, server__on_signal, SIGTERM);
+    for (i = 0; i < SERVER_SIGNALS; i++) {
+        uv_signal_start(&s->signals[i], server__on_signal, nums[i]);
+    }
     return 0;
+}
+
+void
+server_warn_exposed(server_t *s, int print)
+{
+    static const char what[] = "every profile's demo accounts and keys are public; "
+                               "anyone who can reach this port can log in";
+    FILE *human = s->log.human;
+    char port[16];
+
+    if (!s->exposed) {
+        return;
+    }
+    if (print) {
+        fprintf(stderr, "WARNING: listening on %s port %d: %s\n", s->addr, s->port, what);
+        fflush(stderr);
+    }
+    /* The stderr line above is the one a person reads; the event is for
+     * the JSON log, so it is not said twice on stderr. */
+    snprintf(port, sizeof port, "%d", s->port);
+    s->log.human = NULL;
+    log_event(&s->log, 0, "warning", "addr", s->addr, "port", port, "reason", what, NULL);
+    s->log.human = human;
 }
 
 void
@@ -231,8 +409,10 @@ server_stop(server_t *s)
         s->listener_open = 0;
     }
     if (s->signals_open) {
-        uv_close((uv_handle_t *)&s->sigint, NULL);
-        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        int i;
+        for (i = 0; i < SERVER_SIGNALS; i++) {
+            uv_close((uv_handle_t *)&s->signals[i], NULL);
+        }
         s->signals_open = 0;
     }
     /* conn_close() only starts a teardown; connections leave the list in
@@ -249,7 +429,14 @@ server_free(server_t *s)
 
     snprintf(total, sizeof total, "%llu", (unsigned long long)s->total_conns);
     log_event(&s->log, 0, "stopped", "connections", total, NULL);
-    server__cleanup_partial(s);
+    log_close(&s->log);
+    /* Every connection is gone (the loop has run dry): this was the last
+     * reference to the current generation, and the older ones are freed. */
+    server__gen_unref(s->gen);
+    s->gen = NULL;
+    s->profile = NULL;
+    free(s->state_dir);
+    s->state_dir = NULL;
 }
 
 uint64_t

@@ -26,22 +26,36 @@
  * connections would see refusals from the kernel, so we listen ourselves. */
 #define SERVER_BACKLOG 511
 
+/* The signals the CLI gives a meaning (server_handle_signals). */
+enum {
+    SERVER_SIGINT,
+    SERVER_SIGTERM,
+    SERVER_SIGHUP,
+    SERVER_SIGUSR1,
+    SERVER_SIGNALS
+};
+
+/* One loaded profile with what is made from it (host keys, libssh's bind,
+ * authorized keys, the env connections get). Shared read-only by the
+ * connections that started with it; counted, and freed when the server has
+ * moved on (SIGHUP) and its last connection is gone. */
+struct server_gen_s;
+
 typedef struct server_s {
     uv_loop_t *loop;
-    profile_t *profile;     /* owned */
-    hostkey_set_t keys;
-    ssh_bind bind;          /* algorithms, banner and keys, applied to each session */
-    struct auth_keyring_s *keyrings; /* per account: its authorized keys */
+    profile_t *profile;     /* the current generation's (owned by it) */
+    struct server_gen_s *gen; /* current: new connections get it */
+    char *state_dir;        /* for the host keys of a reloaded profile */
     log_t log;
     int log_passwords;
 
     uv_tcp_t listener;
     int listener_open;
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
+    int exposed;            /* bound to an address other hosts can reach */
+    uv_signal_t signals[SERVER_SIGNALS];
     int signals_open;
+    unsigned reloads;       /* SIGHUPs that installed a new profile */
 
-    conn_env_t env;         /* what each connection gets from us */
     conn_counts_t counts;   /* ids and unauthenticated connections */
     conn_t *conns;          /* doubly linked, newest first */
     size_t nconns;
@@ -61,8 +75,23 @@ int server_init(server_t *s, uv_loop_t *loop, profile_t *profile,
 /* Binds and listens; addr NULL uses the profile's, port < 0 the profile's. */
 int server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen);
 
-/* SIGINT/SIGTERM stop the server (CLI use). */
+/* CLI use only (the embedding API installs no handlers): SIGINT and
+ * SIGTERM stop the server; SIGHUP re-reads the profile as sshd does and
+ * serves new connections with it when it is valid (an invalid one is
+ * logged, FILE:LINE, and the old one kept; connections keep the profile
+ * they started with; the listening socket stays); SIGUSR1 logs a status
+ * line; SIGUSR2 and SIGPIPE are ignored. */
 int server_handle_signals(server_t *s);
+
+/* SIGHUP's work: re-reads the profile file. 0 when the new one serves. */
+int server_reload(server_t *s);
+
+/* SIGUSR1's: one "status" event (connections by state, totals). */
+void server_log_status(server_t *s);
+
+/* When the listener is reachable from other hosts: says so on the log
+ * (JSON), and on stderr when `print` (once per process is enough). */
+void server_warn_exposed(server_t *s, int print);
 
 /* Stops accepting and closes every connection. The loop then runs dry. */
 void server_stop(server_t *s);

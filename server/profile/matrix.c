@@ -6,6 +6,8 @@
 #include "profile/internal.h"
 
 #include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,147 @@ profile__check_stage(profile__parser_t *ps, const profile__keyword_t *kw,
                          kw->name, argv[0], argv[2], names);
 }
 
+/* Bounds on an Expect pattern, checked before regcomp sees it: glibc's
+ * regcomp copies a bounded repetition's atom once per count, so stacked
+ * repetitions ("a{255}{255}{255}", "a+++...") take it minutes and
+ * gigabytes, or crash it. A pattern names a line a client printed; these
+ * bounds are far above any such line. */
+#define PROFILE_REGEX_MAX_LEN 512
+#define PROFILE_REGEX_MAX_DEPTH 8
+#define PROFILE_REGEX_MAX_COPIES 2000
+
+/* A bracket expression from its '[': returns the index just past its ']'
+ * (or the end, for regcomp to report). */
+static size_t
+profile__regex_bracket(const char *s, size_t i)
+{
+    i++;
+    if (s[i] == '^') {
+        i++;
+    }
+    if (s[i] == ']') {
+        i++;
+    }
+    while (s[i] != '\0' && s[i] != ']') {
+        if (s[i] == '[' && (s[i + 1] == ':' || s[i + 1] == '=' || s[i + 1] == '.')) {
+            char end = s[i + 1];
+            i += 2;
+            while (s[i] != '\0' && !(s[i] == end && s[i + 1] == ']')) {
+                i++;
+            }
+            i += s[i] != '\0' ? 2 : 0;
+            continue;
+        }
+        i++;
+    }
+    return s[i] == ']' ? i + 1 : i;
+}
+
+/* "{M}", "{M,}" or "{M,N}" at s[i]: the copies regcomp makes of the atom,
+ * and the index past the '}'; 0 when it is no bound (then a literal). */
+static uint64_t
+profile__regex_bound(const char *s, size_t i, size_t *next)
+{
+    uint64_t m = 0;
+    uint64_t n = 0;
+    int has_n = 0;
+
+    i++;
+    if (s[i] < '0' || s[i] > '9') {
+        return 0;
+    }
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        m = m < 100000 ? m * 10 + (uint64_t)(s[i] - '0') : m;
+    }
+    if (s[i] == ',') {
+        i++;
+        for (; s[i] >= '0' && s[i] <= '9'; i++) {
+            n = n < 100000 ? n * 10 + (uint64_t)(s[i] - '0') : n;
+            has_n = 1;
+        }
+    }
+    if (s[i] != '}') {
+        return 0;
+    }
+    *next = i + 1;
+    n = has_n ? n : m;
+    n = m > n ? m : n;
+    return n > 0 ? n : 1;
+}
+
+/* 0 when the pattern is within the bounds; else why (for FILE:LINE). */
+static int
+profile__regex_check(const char *s, char *why, size_t whylen)
+{
+    uint64_t sum[PROFILE_REGEX_MAX_DEPTH + 1] = { 0 }; /* copies so far, per open group */
+    uint64_t last = 0;     /* copies of the last atom (0: none to repeat) */
+    int repeated = 0;      /* the last atom already carries a repetition */
+    size_t depth = 0;
+    size_t len = strlen(s);
+    size_t i = 0;
+
+    if (len > PROFILE_REGEX_MAX_LEN) {
+        snprintf(why, whylen, "pattern of %zu bytes (at most %d)", len, PROFILE_REGEX_MAX_LEN);
+        return -1;
+    }
+    while (i < len) {
+        uint64_t copies = 0;
+        size_t next = i + 1;
+
+        switch (s[i]) {
+        case '(':
+            if (++depth > PROFILE_REGEX_MAX_DEPTH) {
+                snprintf(why, whylen, "groups nested deeper than %d",
+                         PROFILE_REGEX_MAX_DEPTH);
+                return -1;
+            }
+            sum[depth] = 0;
+            last = 0;
+            i++;
+            continue;
+        case ')':
+            if (depth > 0) {
+                last = sum[depth--];
+                sum[depth] += last;
+                repeated = 0;
+            }
+            i++;
+            continue;
+        case '|': case '^': case '$':
+            last = 0;
+            i++;
+            continue;
+        case '*': case '?': copies = 1; break;
+        case '+': copies = 2; break; /* regcomp makes "a+" into "aa*" */
+        case '{': copies = profile__regex_bound(s, i, &next); break;
+        case '[': next = profile__regex_bracket(s, i); break;
+        case '\\': next = s[i + 1] != '\0' ? i + 2 : i + 1; break;
+        default: break;
+        }
+        if (copies > 0 && last > 0) {
+            if (repeated) {
+                snprintf(why, whylen, "a repetition of a repetition (\"%.*s\" after "
+                         "another): POSIX leaves it undefined and regcomp blows up on it",
+                         (int)(next - i), s + i);
+                return -1;
+            }
+            sum[depth] += last * (copies - 1);
+            repeated = 1;
+        } else {
+            last = 1; /* an atom: a character, '.', a bracket, an escape */
+            sum[depth] += 1;
+            repeated = 0;
+        }
+        if (sum[depth] > PROFILE_REGEX_MAX_COPIES) {
+            snprintf(why, whylen, "its repetitions expand to more than %d copies",
+                     PROFILE_REGEX_MAX_COPIES);
+            return -1;
+        }
+        i = next;
+    }
+    return 0;
+}
+
 /* Expect CLIENT connect [REGEX] | CLIENT fail STAGE [REGEX] */
 int
 profile__set_expect(profile__parser_t *ps, const profile__keyword_t *kw,
@@ -101,7 +244,14 @@ profile__set_expect(profile__parser_t *ps, const profile__keyword_t *kw,
                              "expectation (line %d)", kw->name, argv[0], dup->line);
     }
     if (pattern != NULL) {
-        int rrc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+        char refused[160];
+        int rrc = 0;
+
+        if (profile__regex_check(pattern, refused, sizeof refused) != 0) {
+            return profile__fail(ps, ps->line, "%s %s: regex refused: %s", kw->name,
+                                 argv[0], refused);
+        }
+        rrc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
 
         if (rrc != 0) {
             char why[128];

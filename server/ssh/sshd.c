@@ -182,31 +182,83 @@ sshd__on_message(ssh_session session, ssh_message msg, void *userdata)
     }
 }
 
-/* HostKeyRotation connection: this session gets keys of its own. */
-static int
-sshd__accept_fresh(sshd_t *sd, const profile_t *p, int fd)
+/* HostKeyRotation connection: this session gets keys of its own, made on
+ * libuv's thread pool. The job reads the profile, which the connection
+ * keeps (its poll handle's close, and so its end, waits for the job). */
+static void
+sshd__keyjob_work(uv_work_t *req)
 {
-    hostkey_set_t fresh;
+    sshd_t *sd = req->data;
+
+    sd->keyjob_rc = hostkey_load_all(sd->keyjob_profile, "", &sd->keyjob_keys,
+                                     sd->keyjob_err, sizeof sd->keyjob_err);
+}
+
+static int
+sshd__accept_fresh(sshd_t *sd)
+{
+    const profile_t *p = sd->keyjob_profile;
     ssh_bind b = NULL;
     char err[256];
     int rc;
 
-    if (hostkey_load_all(p, "", &fresh, err, sizeof err) != 0 ||
-        sshd_bind_new(p, &fresh, &b, err, sizeof err) != 0) {
-        hostkey_set_free(&fresh);
-        close(fd);
+    if (sd->keyjob_rc != 0) {
+        util_strlcpy(err, sd->keyjob_err, sizeof err);
+        rc = SSHMOCK_EHOSTKEY;
+    } else {
+        rc = sshd_bind_new(p, &sd->keyjob_keys, &b, err, sizeof err);
+    }
+    if (rc != 0) {
+        hostkey_set_free(&sd->keyjob_keys);
+        close(sd->fd);
         SSHD_LOG(sd, "error", "where", "HostKeyRotation", "reason", err, NULL);
         return SSHMOCK_EHOSTKEY;
     }
-    SSHD_LOG(sd, "hostkey", "type", fresh.keys[0].type, "fingerprint",
-             fresh.keys[0].fingerprint, "rotation", "connection", NULL);
-    rc = ssh_bind_accept_fd(b, sd->session, fd);
-    if (rc != SSH_OK && ssh_get_fd(sd->session) != fd) {
-        close(fd);
+    SSHD_LOG(sd, "hostkey", "type", sd->keyjob_keys.keys[0].type, "fingerprint",
+             sd->keyjob_keys.keys[0].fingerprint, "rotation", "connection", NULL);
+    rc = ssh_bind_accept_fd(b, sd->session, sd->fd);
+    if (rc != SSH_OK && ssh_get_fd(sd->session) != sd->fd) {
+        close(sd->fd);
     }
     ssh_bind_free(b);
-    hostkey_set_free(&fresh);
+    hostkey_set_free(&sd->keyjob_keys);
     return rc == SSH_OK ? 0 : SSHMOCK_ELIBSSH;
+}
+
+static void
+sshd__keyjob_done(uv_work_t *req, int status)
+{
+    sshd_t *sd = req->data;
+
+    sd->keyjob_pending = 0;
+    if (sd->keyjob_orphan) {
+        hostkey_set_free(&sd->keyjob_keys);
+        if (sd->poll_closed) {
+            sd->closed_cb((uv_handle_t *)&sd->poll);
+        }
+        return;
+    }
+    if (status != 0 || sshd__accept_fresh(sd) != 0) {
+        sd->fd = -1; /* closed, or libssh's now */
+        sshd__close(sd, 0, "HostKeyRotation: cannot make this connection's host keys");
+        sd->ops->teardown(sd->ud);
+        return;
+    }
+    ssh_set_blocking(sd->session, 0);
+    ssh_set_message_callback(sd->session, sshd__on_message, sd);
+    sd->in_kex = 1;
+    sshd_drive(sd); /* sends the identification */
+}
+
+static void
+sshd__poll_closed(uv_handle_t *h)
+{
+    sshd_t *sd = h->data;
+
+    sd->poll_closed = 1;
+    if (!sd->keyjob_pending) {
+        sd->closed_cb(h);
+    }
 }
 
 int
@@ -227,10 +279,27 @@ sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bin
         return SSHMOCK_ENOMEM;
     }
     if (p->hostkey_rotation == 2) {
-        rc = sshd__accept_fresh(sd, p, fd);
+        /* The poll handle is opened now but armed once libssh has fd. */
+        rc = uv_poll_init(loop, &sd->poll, fd);
         if (rc != 0) {
-            return rc;
+            close(fd);
+            SSHD_LOG(sd, "error", "where", "uv_poll_init", "reason", uv_strerror(rc), NULL);
+            return SSHMOCK_EIO;
         }
+        sd->poll.data = sd;
+        sd->poll_open = 1;
+        sd->fd = fd;
+        sd->keyjob.data = sd;
+        sd->keyjob_profile = p;
+        rc = uv_queue_work(loop, &sd->keyjob, sshd__keyjob_work, sshd__keyjob_done);
+        if (rc != 0) {
+            close(fd);
+            sd->fd = -1;
+            sshd__close(sd, 0, "HostKeyRotation: uv_queue_work: %s", uv_strerror(rc));
+            return 0; /* poll is open: the owner closes it */
+        }
+        sd->keyjob_pending = 1;
+        return 0;
     } else {
         rc = ssh_bind_accept_fd(bind, sd->session, fd);
         if (rc != SSH_OK) {
@@ -281,21 +350,45 @@ sshd__rearm(sshd_t *sd)
     sd->poll_events = want;
 }
 
-/* Who ended it, as far as libssh can tell. */
+/* Why libssh ended the session, never empty: libssh 0.10 sets no error
+ * for some of the failures it closes on (a bad group exchange request, a
+ * wrong guess), and an empty reason reads as "nothing happened". */
+static const char *
+sshd__libssh_error(sshd_t *sd)
+{
+    const char *why = ssh_get_error(sd->session);
+
+    return why != NULL && why[0] != '\0' ? why
+                                          : "libssh ended the session without naming the error";
+}
+
+/* Who ended it, as far as libssh can tell. The client's own end of the TCP
+ * connection closes the connection before libssh can see it (conn marks it
+ * as the client's at once), so a session libssh closed while the client is
+ * still there is libssh's verdict on what the client sent: ours. */
 static void
 sshd__check_disconnect(sshd_t *sd)
 {
     int st = ssh_get_status(sd->session);
     const char *msg = NULL;
+    char why[256];
 
     if (!(st & (SSH_CLOSED | SSH_CLOSED_ERROR)) || sd->ops->closing(sd->ud)) {
         return;
     }
+    /* Taken first: ssh_get_disconnect_message() overwrites libssh's error
+     * ("Connection not closed yet", "... but no disconnect message"). */
+    util_strlcpy(why, sshd__libssh_error(sd), sizeof why);
     msg = ssh_get_disconnect_message(sd->session);
     if (msg != NULL && strstr(msg, "no disconnect message") == NULL) {
         sshd__close(sd, 1, "client disconnected: %s", msg);
-    } else {
+    } else if (sd->ops->client_gone(sd->ud)) {
         sshd__close(sd, 1, "connection closed by client");
+    } else if (sd->in_kex) {
+        SSHD_LOG(sd, "kex_failed", "reason", why, NULL);
+        sshd__close(sd, 0, "key exchange failed: %s", why);
+    } else {
+        sshd__close(sd, 0, "protocol error: %s", why);
     }
 }
 
@@ -312,7 +405,7 @@ sshd__kex_step(sshd_t *sd)
     if (rc != SSH_ERROR || sd->ops->closing(sd->ud)) {
         return;
     }
-    why = ssh_get_error(sd->session);
+    why = sshd__libssh_error(sd);
     if (strstr(why, "Received SSH_MSG_DISCONNECT") != NULL) {
         /* The client gave up and said why (a host key it does not
          * trust, say): its close, not ours. */
@@ -333,7 +426,8 @@ sshd_drive(sshd_t *sd)
 {
     int rc;
 
-    if (sd->session == NULL || !sd->poll_open || uv_is_closing((uv_handle_t *)&sd->poll)) {
+    if (sd->session == NULL || !sd->poll_open || uv_is_closing((uv_handle_t *)&sd->poll) ||
+        sd->keyjob_pending || sd->fd < 0) {
         return;
     }
     sd->in_libssh = 1;
@@ -416,11 +510,20 @@ sshd_session_shutdown(sshd_t *sd, const char *disconnect_reason, uv_close_cb clo
     if (sd->poll_open && !uv_is_closing((uv_handle_t *)&sd->poll)) {
         /* Close, not just stop, the poll handle before libssh closes the fd:
          * closing a stopped uv_poll later deletes the fd *number* from epoll
-         * again, and by then the next accept may own that number. */
-        uv_close((uv_handle_t *)&sd->poll, closed_cb);
+         * again, and by then the next accept may own that number. While
+         * the key job runs, the close is reported once it has finished
+         * (the job reads the profile the owner frees after the close). */
+        sd->closed_cb = closed_cb;
+        uv_close((uv_handle_t *)&sd->poll, sshd__poll_closed);
         sd->poll_events = 0;
     }
-    if (sd->session == NULL) {
+    if (sd->keyjob_pending) {
+        sd->keyjob_orphan = 1;
+        close(sd->fd); /* libssh never got it */
+        sd->fd = -1;
+        return;
+    }
+    if (sd->session == NULL || (sd->fd < 0 && sd->keyjob_profile != NULL)) {
         return;
     }
     if (disconnect_reason != NULL && ssh_is_connected(sd->session)) {

@@ -63,6 +63,20 @@ typedef struct sshd_s {
     int in_libssh;           /* inside a libssh call: teardown must wait */
     int in_kex;              /* key exchange under way */
     int fd;
+
+    /* HostKeyRotation connection: the session's keys are made on libuv's
+     * thread pool (RSA 3072 takes a good part of a second, and the loop
+     * serves every other connection meanwhile); the session starts, and
+     * sends its identification, when they are ready. */
+    uv_work_t keyjob;
+    const profile_t *keyjob_profile;
+    hostkey_set_t keyjob_keys;
+    char keyjob_err[256];
+    int keyjob_rc;
+    int keyjob_pending;      /* on the pool: libssh has not got fd yet */
+    int keyjob_orphan;       /* shut down meanwhile: the keys are dropped */
+    int poll_closed;         /* closed while the job ran: closed_cb waits */
+    uv_close_cb closed_cb;
 } sshd_t;
 
 /* A configured ssh_bind: algorithms, identification, host keys. The keys

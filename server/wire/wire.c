@@ -205,10 +205,16 @@ wire__release_held(wire_t *w, size_t max)
 static void
 wire__throttle_tick(wire_t *w)
 {
-    size_t quantum = (size_t)w->throttle_bps * WIRE_THROTTLE_TICK_MS / 1000;
+    /* In 64 bits: BYTES_PER_SEC * TICK wraps 32 bits above about 86 MB/s,
+     * and size_t is 32 bits on armhf and i386. Capped at what is held, so
+     * the narrowing to size_t cannot wrap either. */
+    uint64_t quantum = (uint64_t)w->throttle_bps * WIRE_THROTTLE_TICK_MS / 1000;
 
+    if (quantum > w->held.len) {
+        quantum = w->held.len;
+    }
     if (!w->delaying) {
-        wire__release_held(w, quantum > 0 ? quantum : 1);
+        wire__release_held(w, quantum > 0 ? (size_t)quantum : 1);
     }
     w->ops->timer_start(w->ud, WIRE_TIMER_THROTTLE, WIRE_THROTTLE_TICK_MS);
 }
