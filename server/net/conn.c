@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -336,6 +338,28 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
 
 /* --- the relay's filter: the wire ----------------------------------------- */
 
+/* The handshake is a ping-pong of small packets. Linux leaves quick-ACK
+ * mode after a few segments and then delays its ACKs by up to 40 ms; a
+ * client whose Nagle holds its next small packet until our ACK (the
+ * client's KEX_ECDH_INIT, measured) then waits those 40 ms. The flag is
+ * not sticky (the kernel clears it again), so it is set after every read
+ * until the session is open; after that, delayed ACKs are what sshd gets
+ * too and save packets on bulk transfers. */
+static void
+conn__quickack(conn_t *c)
+{
+#ifdef TCP_QUICKACK
+    int fd = -1;
+    int one = 1;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+#else
+    (void)c;
+#endif
+}
+
 static void
 conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
 {
@@ -346,6 +370,9 @@ conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
     if (c->state == CONN_CLOSING && dir == RELAY_C2S) {
         free(buf);
         return;
+    }
+    if (dir == RELAY_C2S && c->state < CONN_OPEN) {
+        conn__quickack(c);
     }
     wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
 }
