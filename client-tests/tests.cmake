@@ -19,6 +19,7 @@ set(sshmock_client_tests
   robustness 300
   wire_timers 60
   auth_hardening 120
+  limits 60
 )
 
 while(sshmock_client_tests)

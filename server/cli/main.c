@@ -121,6 +121,23 @@ main__parse_port(const char *s, int *port)
     return 0;
 }
 
+/* How many connections the open-files limit leaves room for. */
+static void
+main__log_nofile(server_t *srv, long nofile)
+{
+    char lim[24];
+    char conns[24];
+
+    if (nofile < 0) {
+        return;
+    }
+    snprintf(lim, sizeof lim, "%ld", nofile);
+    /* the listener, the log, the loop's own and stdio: about 16 */
+    snprintf(conns, sizeof conns, "%ld",
+             nofile > 16 ? (nofile - 16) / SERVER_FDS_PER_CONN : 0);
+    log_event(&srv->log, 0, "limits", "open_files", lim, "connections", conns, NULL);
+}
+
 static int
 main__serve(int argc, char **argv)
 {
@@ -140,6 +157,7 @@ main__serve(int argc, char **argv)
     char err[1024] = "";
     profile_t *p = NULL;
     server_t srv;
+    long nofile = -1;
     char *path = NULL;
     uv_loop_t *loop = uv_default_loop();
     int opt;
@@ -184,6 +202,9 @@ main__serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     free(path);
+    /* Each connection holds descriptors; the usual soft limit of 1,024
+     * would cap a load test at a few hundred connections. */
+    nofile = server_raise_nofile();
     rc = server_init(&srv, loop, p, &cfg, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "sshmock: %s\n", err);
@@ -198,6 +219,7 @@ main__serve(int argc, char **argv)
         uv_loop_close(loop);
         return rc == SSHMOCK_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
     }
+    main__log_nofile(&srv, nofile);
     server_handle_signals(&srv);
     printf("listening on %s:%d\n", srv.addr, srv.port);
     fflush(stdout);
@@ -326,6 +348,7 @@ main__lab(int argc, char **argv)
         printf("%d\n", port);
         return 0;
     }
+    (void)server_raise_nofile();
     return catalog_lab(listen_addr, base, state_dir, quiet, log_json);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/util.h"
 #include "ssh/auth.h"
@@ -112,10 +113,67 @@ fail:
 }
 
 static void
+server__on_spare_closed(uv_handle_t *h)
+{
+    server_t *s = h->data;
+
+    s->spare_busy = 0;
+}
+
+static void server__on_retry(uv_timer_t *t);
+
+/* The connection waiting in the listener could not be given memory. It is
+ * shed (accepted and closed: the client sees the connection end, as from
+ * a server out of resources) so the listener goes on with the next ones;
+ * while the spare handle is still closing, a timer tries again. */
+static void
+server__shed(server_t *s)
+{
+    if (!s->spare_busy && uv_tcp_init(s->loop, &s->spare) == 0) {
+        s->spare.data = s;
+        s->spare_busy = 1;
+        (void)uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&s->spare);
+        uv_close((uv_handle_t *)&s->spare, server__on_spare_closed);
+        log_event(&s->log, 0, "accept_error", "reason", "out of memory: connection shed", NULL);
+        return;
+    }
+    if (s->retry_open) {
+        uv_timer_start(&s->retry, server__on_retry, 50, 0);
+    }
+}
+
+static void
+server__accept_one(server_t *s)
+{
+    conn_t *c = conn_accept(&s->env, (uv_stream_t *)&s->listener);
+
+    if (c == NULL) {
+        server__shed(s);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->nconns++;
+    s->total_conns++;
+}
+
+static void
+server__on_retry(uv_timer_t *t)
+{
+    server_t *s = t->data;
+
+    if (!s->stopping && s->listener_open) {
+        server__accept_one(s);
+    }
+}
+
+static void
 server__on_connection(uv_stream_t *listener, int status)
 {
     server_t *s = listener->data;
-    conn_t *c = NULL;
 
     if (status < 0) {
         /* EMFILE and friends: libuv keeps a spare descriptor to shed the
@@ -126,17 +184,25 @@ server__on_connection(uv_stream_t *listener, int status)
     if (s->stopping) {
         return;
     }
-    c = conn_accept(&s->env, listener);
-    if (c == NULL) {
-        return;
+    server__accept_one(s);
+}
+
+long
+server_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return -1;
     }
-    c->next = s->conns;
-    if (s->conns != NULL) {
-        s->conns->prev = c;
+    if (rl.rlim_cur != rl.rlim_max) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl = want;
+        }
     }
-    s->conns = c;
-    s->nconns++;
-    s->total_conns++;
+    return rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30 : (long)rl.rlim_cur;
 }
 
 int
@@ -171,6 +237,9 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
     s->listener_open = 1;
+    uv_timer_init(s->loop, &s->retry);
+    s->retry.data = s;
+    s->retry_open = 1;
     rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
     if (rc == 0) {
         rc = uv_listen((uv_stream_t *)&s->listener, SERVER_BACKLOG, server__on_connection);
@@ -229,6 +298,10 @@ server_stop(server_t *s)
     if (s->listener_open) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listener_open = 0;
+    }
+    if (s->retry_open) {
+        uv_close((uv_handle_t *)&s->retry, NULL);
+        s->retry_open = 0;
     }
     if (s->signals_open) {
         uv_close((uv_handle_t *)&s->sigint, NULL);

@@ -37,6 +37,14 @@ typedef struct server_s {
 
     uv_tcp_t listener;
     int listener_open;
+    /* A connection that cannot be allocated must still leave the backlog,
+     * or libuv stops reading the listener until someone accepts it: the
+     * spare sheds one (accept, close), the retry timer tries again later
+     * when the spare is still closing. */
+    uv_tcp_t spare;
+    int spare_busy;
+    uv_timer_t retry;
+    int retry_open;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     int signals_open;
@@ -60,6 +68,14 @@ int server_init(server_t *s, uv_loop_t *loop, profile_t *profile,
 
 /* Binds and listens; addr NULL uses the profile's, port < 0 the profile's. */
 int server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (serve and lab; never
+ * the embedding API, whose process is not ours) and returns the soft limit
+ * now in force, or -1 if it cannot be read. */
+long server_raise_nofile(void);
+
+/* Descriptors one connection holds, for the log of how many fit. */
+#define SERVER_FDS_PER_CONN 3
 
 /* SIGINT/SIGTERM stop the server (CLI use). */
 int server_handle_signals(server_t *s);
