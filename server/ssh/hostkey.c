@@ -209,6 +209,7 @@ hostkey__load_one(const profile_t *p, const profile_hostkey_t *spec,
             goto out;
         }
         util_strlcpy(hk->source, spec->path, sizeof hk->source);
+        (void)hostkey_rsa_with_crt(spec->path, &hk->key);
     } else {
         if (util_buf_printf(&dir, "%s/%s", state_dir, p->name) < 0 ||
             util_buf_printf(&path, "%s/ssh_host_%s_key", dir.data, spec->spec) < 0) {
@@ -233,6 +234,8 @@ hostkey__load_one(const profile_t *p, const profile_hostkey_t *spec,
                          p->path, spec->line, spec->spec, path.data);
                 goto out;
             }
+            /* Kept keys are PEM, unless someone put ssh-keygen's there. */
+            (void)hostkey_rsa_with_crt(path.data, &hk->key);
         } else {
             if (util_mkdirs(dir.data, 0700) < 0) {
                 snprintf(err, errlen, "%s:%d: HostKey generate:%s: cannot create state "

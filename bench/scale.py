@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Scale figures for sshmock, in one command, next to OpenSSH's sshd and
+dropbear where they apply:
+
+  rsa       server CPU per legacy handshake (diffie-hellman-group1-sha1 +
+            ssh-rsa, 2048-bit host key written by ssh-keygen, i.e. in
+            OpenSSH format): what loading RSA keys with their CRT values
+            saves.
+  latency   see bench/latency.py (sequential execs, p50/p90/p99).
+  memory    the server's memory per connection in each state: connected
+            and silent, identification sent, after key exchange.
+  rate      handshakes per second with 1..N workers (--workers), C clients
+            at a time.
+  idle      how many idle connections one server holds, and what stops it.
+
+Figures only; the machine is shared and noisy, compare columns of one run.
+
+  /usr/bin/python3 bench/scale.py [--sshmock build/sshmock] [--only rsa,memory,...]
+"""
+import argparse
+import concurrent.futures
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from bench import Server, free_port, pss_kb  # noqa: E402
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU of a process and its children that were waited for."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime stime cutime cstime are fields 14-17 (1-based); [0] here is field 3
+    return sum(int(x) for x in fields[11:15]) / CLK
+
+
+def ssh_argv(port, kh, extra=()):
+    return ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=" + kh, "-o", "PreferredAuthentications=none",
+            "-o", "ConnectTimeout=10"] + list(extra) + ["-p", str(port), "bench@127.0.0.1",
+                                                         "true"]
+
+
+def handshakes(port, kh, n, c, extra=()):
+    """n handshakes up to authentication, c at a time: (ok, seconds)."""
+    def one(_):
+        r = subprocess.run(ssh_argv(port, kh, extra), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        return "Permission denied" in r.stderr
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(c) as ex:
+        ok = sum(ex.map(one, range(n)))
+    return ok, time.monotonic() - t0
+
+
+# --- rsa ---------------------------------------------------------------------
+
+GROUP1 = ("-o", "KexAlgorithms=+diffie-hellman-group1-sha1",
+          "-o", "HostKeyAlgorithms=+ssh-rsa")
+
+
+def group1_profile(tmp, key):
+    src = os.path.join(TOP, "profiles/legacy-kex-group1.conf")
+    out = os.path.join(tmp, "group1-keyfile.conf")
+    keys = os.path.join(TOP, "profiles/keys") + "/"
+    with open(src) as f, open(out, "w") as g:
+        for line in f:
+            if line.startswith("HostKey generate:"):
+                line = "HostKey %s\n" % key
+            g.write(line.replace("keys/", keys))
+    return out
+
+
+def bench_rsa(binaries, tmp, n):
+    key = os.path.join(tmp, "rsa2048_openssh")
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key],
+                   check=True)
+    prof = group1_profile(tmp, key)
+    rows = []
+    for label, binary in binaries:
+        port = free_port()
+        srv = Server(label, [binary, "serve", prof, "--port", str(port), "--quiet"], port)
+        if not srv.start():
+            rows.append((label, None, srv.why_not))
+            continue
+        try:
+            kh = os.path.join(tmp, "kh-rsa-" + label)
+            handshakes(port, kh, 2, 1, GROUP1)
+            c0 = cpu_seconds(srv.proc.pid)
+            ok, wall = handshakes(port, kh, n, 1, GROUP1)
+            c1 = cpu_seconds(srv.proc.pid)
+            rows.append((label, (ok, n, (c1 - c0) / n * 1000, wall / n * 1000), None))
+        finally:
+            srv.stop()
+    print("\n[rsa] %d sequential handshakes, diffie-hellman-group1-sha1 + ssh-rsa, "
+          "2048-bit host key in OpenSSH format" % n)
+    print("%-22s %8s %16s %14s" % ("server", "ok", "server CPU ms/hs", "wall ms/hs"))
+    for label, m, why in rows:
+        if m is None:
+            print("%-22s skipped: %s" % (label, why))
+        else:
+            print("%-22s %4d/%-3d %16.2f %14.1f" % (label, m[0], m[1], m[2], m[3]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sshmock", default=os.path.join(TOP, "build/sshmock"))
+    ap.add_argument("--baseline", help="another sshmock binary to show next to it")
+    ap.add_argument("--only", default="rsa", help="comma-separated sections")
+    ap.add_argument("-n", type=int, default=100)
+    a = ap.parse_args()
+    binaries = [("sshmock", a.sshmock)]
+    if a.baseline:
+        binaries.insert(0, ("baseline", a.baseline))
+    tmp = tempfile.mkdtemp(prefix="sshmock-scale-")
+    try:
+        only = a.only.split(",")
+        if "rsa" in only:
+            bench_rsa(binaries, tmp, a.n)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
