@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--sshmock", default=os.path.join(TOP, "build/sshmock"))
     ap.add_argument("--label", default="sshmock", help="name of the sshmock row")
     ap.add_argument("-n", type=int, default=100, help="execs per server")
+    ap.add_argument("--no-sshd", action="store_true", help="sshmock only")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="sshmock-lat-")
     rows = []
@@ -110,7 +111,8 @@ def main():
         key = demo_key(tmp)
         mock, mock_user = sshmock_server(a.sshmock, tmp)
         mock.name = a.label
-        for srv, user in ((mock, mock_user), sshd_server(tmp)):
+        servers = [(mock, mock_user)] + ([] if a.no_sshd else [sshd_server(tmp)])
+        for srv, user in servers:
             if not srv.start():
                 rows.append((srv.name, None, srv.why_not))
                 continue

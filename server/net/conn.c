@@ -371,10 +371,16 @@ conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
         free(buf);
         return;
     }
-    if (dir == RELAY_C2S && c->state < CONN_OPEN) {
-        conn__quickack(c);
+    if (c->state >= CONN_OPEN) {
+        wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
+        return;
     }
     wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
+    /* After a read from the client, and after what libssh said went out
+     * to it (sending is what puts Linux back into delayed-ACK mode). */
+    if (!c->close_requested) {
+        conn__quickack(c);
+    }
 }
 
 static void
