@@ -112,12 +112,125 @@ def bench_rsa(binaries, tmp, n):
             print("%-22s %4d/%-3d %16.2f %14.1f" % (label, m[0], m[1], m[2], m[3]))
 
 
+# --- memory ------------------------------------------------------------------
+
+def kex_client(port, hold):
+    """A paramiko client that does the key exchange and then idles (no
+    authentication) until hold is set."""
+    import paramiko
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    t = paramiko.Transport(sock)
+    t.start_client(timeout=20)
+    hold.wait(120)
+    t.close()
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+def tree_fds(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    pids = [pid] + [int(x) for x in out.split()]
+    for p in list(pids[1:]):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(p)], capture_output=True,
+                             text=True).stdout
+        pids += [int(x) for x in out.split()]
+    return sum(fd_count(p) for p in pids)
+
+
+def memory_state(srv, state, k):
+    """(KiB per connection, descriptors per connection) with k connections
+    held in state: silent, ident, kex."""
+    import threading
+    before_kb, before_fd = pss_kb(srv.proc.pid), tree_fds(srv.proc.pid)
+    socks, threads, hold = [], [], threading.Event()
+    try:
+        if state == "kex":
+            for _ in range(k):
+                th = threading.Thread(target=kex_client, args=(srv.port, hold), daemon=True)
+                th.start()
+                threads.append(th)
+        else:
+            for _ in range(k):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                if state == "ident":
+                    s.sendall(b"SSH-2.0-OpenSSH_9.2p1 bench\r\n")
+                socks.append(s)
+        time.sleep(2.0 if state != "kex" else 1.0 + k * 0.03)
+        after_kb, after_fd = pss_kb(srv.proc.pid), tree_fds(srv.proc.pid)
+    finally:
+        hold.set()
+        for s in socks:
+            s.close()
+        for th in threads:
+            th.join(30)
+    time.sleep(1.0)
+    return (after_kb - before_kb) / k, (after_fd - before_fd) / k
+
+
+def roomy_profile(tmp):
+    """modern.conf with room for many unauthenticated connections (sshd gets
+    MaxStartups 1000 in bench.py too) and no LoginGraceTime."""
+    out = os.path.join(tmp, "modern-roomy.conf")
+    keys = os.path.join(TOP, "profiles/keys") + "/"
+    with open(os.path.join(TOP, "profiles/modern.conf")) as f, open(out, "w") as g:
+        for line in f:
+            if not line.startswith(("MaxStartups", "LoginGraceTime")):
+                g.write(line.replace("keys/", keys))
+        g.write("MaxStartups 100000:30:100000\nLoginGraceTime 0\n")
+    return out
+
+
+def peers(binaries, tmp, extra=()):
+    """sshmock binaries, sshd and dropbear, as bench.py starts them."""
+    from bench import make_servers
+    prof = roomy_profile(tmp)
+    out = []
+    for label, binary in binaries:
+        port = free_port()
+        out.append(Server(label, [binary, "serve", prof, "--port", str(port), "--quiet",
+                                  "--state-dir", os.path.join(tmp, "state")] + list(extra),
+                          port))
+    sub = tempfile.mkdtemp(dir=tmp)  # make_servers makes fresh host keys
+    out += [s for s in make_servers(binaries[-1][1], sub) if s.name != "sshmock"]
+    return out
+
+
+def bench_memory(binaries, tmp, k):
+    print("\n[memory] %d connections held in each state (a fresh server each); PSS and "
+          "descriptors of the server (all its processes) per connection" % k)
+    print("%-22s %16s %16s %16s" % ("server", "silent", "ident sent", "after kex"))
+    names = [srv.name for srv in peers(binaries, tmp)]
+    for i, name in enumerate(names):
+        cells = []
+        for state in ("silent", "ident", "kex"):
+            srv = peers(binaries, tmp)[i]
+            if not srv.start():
+                cells = None
+                break
+            try:
+                kb, fds = memory_state(srv, state, k)
+                cells.append("%6.1f KiB %3.1ffd" % (kb, fds))
+            finally:
+                srv.stop()
+        if cells is None:
+            print("%-22s skipped: %s" % (name, srv.why_not))
+        else:
+            print("%-22s %s" % (name, " ".join("%16s" % c for c in cells)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sshmock", default=os.path.join(TOP, "build/sshmock"))
     ap.add_argument("--baseline", help="another sshmock binary to show next to it")
     ap.add_argument("--only", default="rsa", help="comma-separated sections")
-    ap.add_argument("-n", type=int, default=100)
+    ap.add_argument("-n", type=int, default=100, help="handshakes (rsa)")
+    ap.add_argument("-k", type=int, default=200, help="connections held (memory)")
     a = ap.parse_args()
     binaries = [("sshmock", a.sshmock)]
     if a.baseline:
@@ -127,6 +240,8 @@ def main():
         only = a.only.split(",")
         if "rsa" in only:
             bench_rsa(binaries, tmp, a.n)
+        if "memory" in only:
+            bench_memory(binaries, tmp, a.k)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
