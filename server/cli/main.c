@@ -21,6 +21,7 @@
 #include "profile/clients.h"
 #include "profile/profile.h"
 #include "net/server.h"
+#include "net/workers.h"
 #include "base/util.h"
 
 #define EXIT_RUNTIME 1
@@ -67,6 +68,9 @@ static const char main__serve_usage[] =
     "                        ~/.local/state/sshmock)\n"
     "  -q, --quiet           no event lines on stderr\n"
     "      --log-passwords   include the passwords clients try in the log\n"
+    "  -w, --workers N       event loops, one thread each, sharing the port with\n"
+    "                        SO_REUSEPORT and one MaxStartups count (default:\n"
+    "                        the number of CPUs)\n"
     "      --ready-fd N      when ready, also write the \"listening on\" line to file\n"
     "                        descriptor N and close it (for supervisors)\n"
     "  -h, --help            this help\n"
@@ -149,10 +153,13 @@ main__serve(int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' },
         { "log-passwords", no_argument, NULL, 'P' },
         { "ready-fd", required_argument, NULL, 'R' },
+        { "workers", required_argument, NULL, 'w' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
+    int nworkers = workers_default();
+    workers_t workers;
     int ready_fd = -1;
     char err[1024] = "";
     profile_t *p = NULL;
@@ -166,7 +173,7 @@ main__serve(int argc, char **argv)
     cfg.port = -1;
     cfg.quiet = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "l:p:j:s:qh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:p:j:s:qw:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'l': cfg.listen_addr = optarg; break;
         case 'p':
@@ -183,6 +190,13 @@ main__serve(int argc, char **argv)
             if (main__parse_port(optarg, &ready_fd) != 0 || ready_fd < 3 ||
                 fcntl(ready_fd, F_GETFD) < 0) {
                 fprintf(stderr, "sshmock serve: --ready-fd %s: not an open descriptor above 2\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'w':
+            if (main__parse_port(optarg, &nworkers) != 0 || nworkers < 1 || nworkers > 256) {
+                fprintf(stderr, "sshmock serve: --workers %s: not a number from 1 to 256\n",
                         optarg);
                 return EXIT_USAGE;
             }
@@ -210,11 +224,18 @@ main__serve(int argc, char **argv)
         fprintf(stderr, "sshmock: %s\n", err);
         return rc == SSHMOCK_EPROFILE || rc == SSHMOCK_EHOSTKEY ? EXIT_USAGE : EXIT_RUNTIME;
     }
-    rc = server_listen(&srv, cfg.listen_addr, cfg.port, err, sizeof err);
+    rc = workers_prepare(&workers, &srv, nworkers);
+    if (rc == 0) {
+        rc = server_listen(&srv, cfg.listen_addr, cfg.port, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = workers_start(&workers, nworkers, err, sizeof err);
+    }
     if (rc != 0) {
         fprintf(stderr, "sshmock: %s\n", err);
         server_stop(&srv);
         uv_run(loop, UV_RUN_DEFAULT);
+        workers_join(&workers);
         server_free(&srv);
         uv_loop_close(loop);
         return rc == SSHMOCK_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
@@ -229,6 +250,7 @@ main__serve(int argc, char **argv)
     }
 
     uv_run(loop, UV_RUN_DEFAULT);
+    workers_join(&workers);
     server_free(&srv);
     if (uv_loop_close(loop) != 0) {
         fprintf(stderr, "sshmock: handles still open at exit\n");

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "ssh/auth.h"
@@ -14,6 +16,12 @@
 static void
 server__cleanup_partial(server_t *s)
 {
+    if (s->borrowed) {
+        /* the parent's: freed by the parent */
+        s->keyrings = NULL;
+        s->profile = NULL;
+        memset(&s->log, 0, sizeof s->log);
+    }
     if (s->bind != NULL) {
         ssh_bind_free(s->bind);
         s->bind = NULL;
@@ -112,6 +120,31 @@ fail:
     return rc;
 }
 
+int
+server_init_worker(server_t *s, uv_loop_t *loop, server_t *parent, char *err, size_t errlen)
+{
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    s->borrowed = 1;
+    s->loop = loop;
+    s->profile = parent->profile;
+    s->keyrings = parent->keyrings;
+    s->log_passwords = parent->log_passwords;
+    s->log = parent->log;
+    s->log.own_json = 0;
+    rc = sshd_bind_new(s->profile, &parent->keys, &s->bind, err, errlen);
+    if (rc != 0) {
+        server__cleanup_partial(s);
+        return rc;
+    }
+    server__env_init(s);
+    s->env.counts = &parent->counts;
+    s->env.rng = &parent->rng;
+    s->env.draw_lock = parent->env.draw_lock;
+    return 0;
+}
+
 static void
 server__on_spare_closed(uv_handle_t *h)
 {
@@ -205,6 +238,31 @@ server_raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30 : (long)rl.rlim_cur;
 }
 
+/* Every worker listens on the same port; the kernel spreads the
+ * connections (SO_REUSEPORT; libuv 1.44 has no flag for it). */
+static int
+server__reuseport_socket(server_t *s, int family)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    int rc;
+
+    if (fd < 0) {
+        return uv_translate_sys_error(errno);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        rc = uv_translate_sys_error(errno);
+        close(fd);
+        return rc;
+    }
+    rc = uv_tcp_open(&s->listener, fd);
+    if (rc != 0) {
+        close(fd);
+    }
+    return rc;
+}
+
 int
 server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
 {
@@ -237,6 +295,14 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
     s->listener_open = 1;
+    if (s->reuseport) {
+        rc = server__reuseport_socket(s, ss.ss_family);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port,
+                     uv_strerror(rc));
+            return SSHMOCK_ELISTEN;
+        }
+    }
     uv_timer_init(s->loop, &s->retry);
     s->retry.data = s;
     s->retry_open = 1;
@@ -295,6 +361,9 @@ server_stop(server_t *s)
         return;
     }
     s->stopping = 1;
+    if (s->on_stop != NULL) {
+        s->on_stop(s->on_stop_ud);
+    }
     if (s->listener_open) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listener_open = 0;

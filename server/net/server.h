@@ -56,6 +56,14 @@ typedef struct server_s {
     uint64_t total_conns;
     uint64_t rng;           /* MaxStartups draws; seeded, so runs replay */
 
+    /* serve --workers: worker servers share the first one's profile, keys,
+     * keyrings, log, counters and draws (borrowed, never freed here); each
+     * has its own loop, libssh bind and SO_REUSEPORT listener. */
+    int borrowed;
+    int reuseport;          /* listen with SO_REUSEPORT (every worker must) */
+    void (*on_stop)(void *ud); /* told when server_stop() runs (to stop the workers) */
+    void *on_stop_ud;
+
     char addr[80];          /* as bound; IPv6 in brackets */
     int port;               /* as bound (the real one when 0 was asked for) */
     int stopping;
@@ -65,6 +73,12 @@ typedef struct server_s {
  * opens the log. err gets "FILE:LINE: message" or a plain message. */
 int server_init(server_t *s, uv_loop_t *loop, profile_t *profile,
                 const sshmock_config_t *cfg, char *err, size_t errlen);
+
+/* A worker of parent (already initialised, not yet running on another
+ * thread): shares what parent loaded, makes its own libssh bind. Call it
+ * on parent's thread, before the worker's thread starts. */
+int server_init_worker(server_t *s, uv_loop_t *loop, server_t *parent, char *err,
+                       size_t errlen);
 
 /* Binds and listens; addr NULL uses the profile's, port < 0 the profile's. */
 int server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen);
