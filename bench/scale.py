@@ -224,13 +224,92 @@ def bench_memory(binaries, tmp, k):
             print("%-22s %s" % (name, " ".join("%16s" % c for c in cells)))
 
 
+# --- rate ----------------------------------------------------------------------
+
+def bench_rate(binaries, tmp, n, c, max_workers):
+    print("\n[rate] %d handshakes per server, %d clients at a time (real OpenSSH, up to "
+          "authentication); %d CPUs, shared with the clients" % (n, c, os.cpu_count()))
+    print("%-22s %8s %12s" % ("server", "ok", "handshake/s"))
+    label, binary = binaries[-1]
+    runs = [("%s --workers %d" % (label, w), ["--workers", str(w)])
+            for w in range(1, max_workers + 1)]
+    servers = []
+    for name, extra in runs:
+        srv = peers([(name, binary)], tmp, extra)[0]
+        servers.append(srv)
+    servers += peers([(label, binary)], tmp)[1:]
+    for srv in servers:
+        if not srv.start():
+            print("%-22s skipped: %s" % (srv.name, srv.why_not))
+            continue
+        try:
+            kh = os.path.join(tmp, "kh-rate-%d" % srv.port)
+            handshakes(srv.port, kh, 4, 2)
+            ok, wall = handshakes(srv.port, kh, n, c)
+            print("%-22s %4d/%-3d %12.1f" % (srv.name, ok, n, n / wall))
+        finally:
+            srv.stop()
+
+
+# --- idle ------------------------------------------------------------------------
+
+def bench_idle(binaries, tmp, target):
+    """Opens up to target silent connections from several loopback source
+    addresses; reports how many the server held and what stopped it."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    label, binary = binaries[-1]
+    srv = peers([(label, binary)], tmp)[0]
+    print("\n[idle] up to %d silent connections to one sshmock (sources 127.0.0.1-%d); "
+          "the client's open-files limit is %d" % (target, 1 + target // 20000, hard))
+    if not srv.start():
+        print("skipped: %s" % srv.why_not)
+        return
+    socks, stopped = [], "target reached"
+    try:
+        before_kb = pss_kb(srv.proc.pid)
+        t0 = time.monotonic()
+        for i in range(target):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.%d" % (1 + i // 20000), 0))
+                s.connect(("127.0.0.1", srv.port))
+            except OSError as e:
+                s.close()
+                stopped = "client: %s after %d" % (e.strerror, i)
+                break
+            socks.append(s)
+        time.sleep(2.0)
+        held = fd_count(srv.proc.pid)
+        after_kb = pss_kb(srv.proc.pid)
+        alive = srv.proc.poll() is None
+        print("opened %d in %.1f s (%s); server descriptors %d; server PSS %+d KiB "
+              "(%.2f KiB/conn); server %s" % (len(socks), time.monotonic() - t0, stopped, held,
+                                             after_kb - before_kb,
+                                             (after_kb - before_kb) / max(len(socks), 1),
+                                             "alive" if alive else "GONE"))
+    except OSError as e:
+        print("client: %s after %d" % (e, len(socks)))
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sshmock", default=os.path.join(TOP, "build/sshmock"))
     ap.add_argument("--baseline", help="another sshmock binary to show next to it")
-    ap.add_argument("--only", default="rsa", help="comma-separated sections")
+    ap.add_argument("--only", default="rsa,memory,rate,idle",
+                    help="comma-separated sections (rsa,memory,rate,idle)")
     ap.add_argument("-n", type=int, default=100, help="handshakes (rsa)")
     ap.add_argument("-k", type=int, default=200, help="connections held (memory)")
+    ap.add_argument("-c", type=int, default=8, help="clients at a time (rate)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="rate: 1..this many workers")
+    ap.add_argument("--idle", type=int, default=100000, help="idle: connections to try")
     a = ap.parse_args()
     binaries = [("sshmock", a.sshmock)]
     if a.baseline:
@@ -242,6 +321,10 @@ def main():
             bench_rsa(binaries, tmp, a.n)
         if "memory" in only:
             bench_memory(binaries, tmp, a.k)
+        if "rate" in only:
+            bench_rate(binaries, tmp, a.n, a.c, a.workers)
+        if "idle" in only:
+            bench_idle(binaries, tmp, a.idle)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
