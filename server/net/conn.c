@@ -366,8 +366,8 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
  * mode after a few segments and then delays its ACKs by up to 40 ms; a
  * client whose Nagle holds its next small packet until our ACK (the
  * client's KEX_ECDH_INIT, measured) then waits those 40 ms. The flag is
- * not sticky (the kernel clears it again), so it is set after every read
- * until the session is open; after that, delayed ACKs are what sshd gets
+ * not sticky (the kernel clears it again), so it is set after every chunk
+ * either way until the session is open; after that, delayed ACKs are what sshd gets
  * too and save packets on bulk transfers. */
 static void
 conn__quickack(conn_t *c)
@@ -411,6 +411,7 @@ static void
 conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
 {
     conn_t *c = ud;
+    int handshake;
 
     /* While closing, what the client still sends has nowhere to go; what
      * libssh wrote last (a DISCONNECT, say) still goes to the client. */
@@ -428,14 +429,11 @@ conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
             return;
         }
     }
-    if (c->state >= CONN_OPEN) {
-        wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
-        return;
-    }
+    handshake = c->state < CONN_OPEN;
     wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
     /* After a read from the client, and after what libssh said went out
      * to it (sending is what puts Linux back into delayed-ACK mode). */
-    if (!c->close_requested) {
+    if (handshake && !c->close_requested) {
         conn__quickack(c);
     }
 }
