@@ -21,6 +21,7 @@ set(sshmock_client_tests
   auth_hardening 120
   offers 180
   harden 240
+  limits 60
 )
 
 while(sshmock_client_tests)

@@ -110,6 +110,7 @@ small_buffers(int fd)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof n);
 }
 
+/* small < 0: not started (the test starts each end itself). */
 static void
 rig_init(rig_t *r, int small)
 {
@@ -120,7 +121,7 @@ rig_init(rig_t *r, int small)
     assert_int_equal(uv_loop_init(&r->loop), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sa), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sb), 0);
-    if (small) {
+    if (small > 0) {
         small_buffers(sa[0]);
         small_buffers(sa[1]);
         small_buffers(sb[0]);
@@ -135,7 +136,9 @@ rig_init(rig_t *r, int small)
     assert_int_equal(uv_pipe_open(&r->a, sa[0]), 0);
     assert_int_equal(uv_pipe_open(&r->b, sb[0]), 0);
     relay_init(&r->relay, (uv_stream_t *)&r->a, (uv_stream_t *)&r->b, &rig_ops, r);
-    assert_int_equal(relay_start(&r->relay), 0);
+    if (small >= 0) {
+        assert_int_equal(relay_start(&r->relay), 0);
+    }
 }
 
 static void
@@ -435,6 +438,47 @@ test_read_error_reported(void **state)
     rig_free(&r);
 }
 
+/* The owner opens B later (sshmock: libssh's socketpair at the client's
+ * first byte): until B's reading starts nothing is taken from it, while A
+ * is relayed from the start. */
+static void
+test_start_one_end_then_the_other(void **state)
+{
+    rig_t r;
+    util_buf_t got_a = UTIL_BUF_INIT;
+    util_buf_t got_b = UTIL_BUF_INIT;
+    size_t off = 0;
+    int i;
+
+    (void)state;
+    rig_init(&r, -1);
+    assert_int_equal(relay_start_one(&r.relay, RELAY_C2S), 0);
+    put(r.a_peer, (const uint8_t *)"hello", 5, &off);
+    off = 0;
+    put(r.b_peer, (const uint8_t *)"late", 4, &off);
+    for (i = 0; i < 200 && got_b.len < 5; i++) {
+        rig_turn(&r);
+        get(r.b_peer, &got_b);
+    }
+    assert_int_equal(got_b.len, 5);
+    assert_memory_equal(got_b.data, "hello", 5);
+    for (i = 0; i < 50; i++) {
+        rig_turn(&r);
+        get(r.a_peer, &got_a);
+    }
+    assert_int_equal(got_a.len, 0); /* B is not read yet */
+    assert_int_equal(relay_start_one(&r.relay, RELAY_S2C), 0);
+    for (i = 0; i < 200 && got_a.len < 4; i++) {
+        rig_turn(&r);
+        get(r.a_peer, &got_a);
+    }
+    assert_int_equal(got_a.len, 4);
+    assert_memory_equal(got_a.data, "late", 4);
+    util_buf_free(&got_a);
+    util_buf_free(&got_b);
+    rig_free(&r);
+}
+
 int
 main(void)
 {
@@ -446,6 +490,7 @@ main(void)
         cmocka_unit_test(test_eof_reported),
         cmocka_unit_test(test_write_error_reported),
         cmocka_unit_test(test_read_error_reported),
+        cmocka_unit_test(test_start_one_end_then_the_other),
     };
 
     signal(SIGPIPE, SIG_IGN); /* a write to a closed peer must fail, not kill */

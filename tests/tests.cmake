@@ -15,7 +15,7 @@ elseif(NOT CMOCKA_FOUND)
                       "without them on purpose.")
 else()
   # A name here whose file is missing is a configure error, not a skip.
-  foreach(t profile tap fault embed wire relay auth channel hostkey)
+  foreach(t profile tap fault embed wire relay auth channel hostkey hostkey_rsa)
     add_executable(test_${t} tests/test_${t}.c)
     target_link_libraries(test_${t} PRIVATE sshmock_core PkgConfig::CMOCKA)
     target_compile_definitions(test_${t} PRIVATE

@@ -22,6 +22,7 @@
 #include "profile/profile.h"
 #include "net/server.h"
 #include "ssh/hostkey.h"
+#include "net/workers.h"
 #include "base/util.h"
 
 #define EXIT_RUNTIME 1
@@ -75,6 +76,10 @@ static const char main__serve_usage[] =
     "                        ~/.local/state/sshmock)\n"
     "  -q, --quiet           no event lines on stderr\n"
     "      --log-passwords   include the passwords clients try in the log\n"
+    "  -w, --workers N       event loops, one thread each, sharing the port with\n"
+    "                        SO_REUSEPORT and one MaxStartups count (default 1;\n"
+    "                        0: one per CPU). SIGHUP cannot reload with more\n"
+    "                        than one.\n"
     "      --ready-fd N      when ready, also write the \"listening on\" line to file\n"
     "                        descriptor N and close it (for supervisors)\n"
     "  -h, --help            this help\n"
@@ -133,6 +138,23 @@ main__parse_port(const char *s, int *port)
     return 0;
 }
 
+/* How many connections the open-files limit leaves room for. */
+static void
+main__log_nofile(server_t *srv, long nofile)
+{
+    char lim[24];
+    char conns[24];
+
+    if (nofile < 0) {
+        return;
+    }
+    snprintf(lim, sizeof lim, "%ld", nofile);
+    /* the listener, the log, the loop's own and stdio: about 16 */
+    snprintf(conns, sizeof conns, "%ld",
+             nofile > 16 ? (nofile - 16) / SERVER_FDS_PER_CONN : 0);
+    log_event(&srv->log, 0, "limits", "open_files", lim, "connections", conns, NULL);
+}
+
 static int
 main__serve(int argc, char **argv)
 {
@@ -144,14 +166,21 @@ main__serve(int argc, char **argv)
         { "quiet", no_argument, NULL, 'q' },
         { "log-passwords", no_argument, NULL, 'P' },
         { "ready-fd", required_argument, NULL, 'R' },
+        { "workers", required_argument, NULL, 'w' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
+    /* One loop by default: SIGHUP's reload (sshd's behaviour, which labs
+     * and test suites rely on) needs every worker to move to the new
+     * profile at once, which is not done yet; a mock is rarely CPU-bound. */
+    int nworkers = 1;
+    workers_t workers;
     int ready_fd = -1;
     char err[1024] = "";
     profile_t *p = NULL;
     server_t srv;
+    long nofile = -1;
     char *path = NULL;
     uv_loop_t *loop = uv_default_loop();
     int opt;
@@ -160,7 +189,7 @@ main__serve(int argc, char **argv)
     cfg.port = -1;
     cfg.quiet = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "l:p:j:s:qh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:p:j:s:qw:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'l': cfg.listen_addr = optarg; break;
         case 'p':
@@ -181,6 +210,16 @@ main__serve(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'w':
+            if (main__parse_port(optarg, &nworkers) != 0 || nworkers > 256) {
+                fprintf(stderr, "sshmock serve: --workers %s: not a number from 0 to 256\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            if (nworkers == 0) {
+                nworkers = workers_default();
+            }
+            break;
         case 'h': fputs(main__serve_usage, stdout); return 0;
         default: fputs(main__serve_usage, stderr); return EXIT_USAGE;
         }
@@ -196,20 +235,31 @@ main__serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     free(path);
+    /* Each connection holds descriptors; the usual soft limit of 1,024
+     * would cap a load test at a few hundred connections. */
+    nofile = server_raise_nofile();
     rc = server_init(&srv, loop, p, &cfg, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "sshmock: %s\n", err);
         return rc == SSHMOCK_EPROFILE || rc == SSHMOCK_EHOSTKEY ? EXIT_USAGE : EXIT_RUNTIME;
     }
-    rc = server_listen(&srv, cfg.listen_addr, cfg.port, err, sizeof err);
+    rc = workers_prepare(&workers, &srv, nworkers);
+    if (rc == 0) {
+        rc = server_listen(&srv, cfg.listen_addr, cfg.port, err, sizeof err);
+    }
+    if (rc == 0) {
+        rc = workers_start(&workers, nworkers, err, sizeof err);
+    }
     if (rc != 0) {
         fprintf(stderr, "sshmock: %s\n", err);
         server_stop(&srv);
         uv_run(loop, UV_RUN_DEFAULT);
+        workers_join(&workers);
         server_free(&srv);
         uv_loop_close(loop);
         return rc == SSHMOCK_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
     }
+    main__log_nofile(&srv, nofile);
     server_handle_signals(&srv);
     server_warn_exposed(&srv, 1);
     printf("listening on %s:%d\n", srv.addr, srv.port);
@@ -220,6 +270,7 @@ main__serve(int argc, char **argv)
     }
 
     uv_run(loop, UV_RUN_DEFAULT);
+    workers_join(&workers);
     server_free(&srv);
     if (uv_loop_close(loop) != 0) {
         fprintf(stderr, "sshmock: handles still open at exit\n");
@@ -340,6 +391,7 @@ main__lab(int argc, char **argv)
         printf("%d\n", port);
         return 0;
     }
+    (void)server_raise_nofile();
     return catalog_lab(listen_addr, base, state_dir, quiet, log_json);
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +19,26 @@
 #define CONN_LINGER_MS 2000
 
 #define CONN_OF(ptr, member) ((conn_t *)(void *)((char *)(ptr) - offsetof(conn_t, member)))
+
+/* The identification libssh sends: "SSH-2.0-" and its banner option, which
+ * sshd_bind_new() sets from an SSH-2.0 Identification; else its default
+ * (the wire then rewrites it, as it rewrites libssh's). */
+#define CONN_IDENT_MAX 256
+
+static size_t
+conn__ident_line(const conn_t *c, char *out, size_t outlen)
+{
+    const char *id = c->srv->profile->identification;
+    int n;
+
+    if (id != NULL && strncmp(id, "SSH-2.0-", 8) == 0) {
+        n = snprintf(out, outlen, "%s\r\n", id);
+    } else {
+        n = snprintf(out, outlen, "SSH-2.0-libssh_%d.%d.%d\r\n", LIBSSH_VERSION_MAJOR,
+                     LIBSSH_VERSION_MINOR, LIBSSH_VERSION_MICRO);
+    }
+    return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
+}
 
 const char *
 conn_state_name(conn_state_t st)
@@ -294,6 +316,10 @@ conn__teardown(conn_t *c)
         conn__finish_client(c);
         return;
     }
+    if (c->session == NULL && !c->tcp_eof) {
+        conn__finish_client(c); /* what we sent it (our identification) first */
+        return;
+    }
     if (c->tcp_eof || c->pair_eof || c->session == NULL) {
         if (c->pair_eof) {
             conn__pair_drained(c);
@@ -336,10 +362,56 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
 
 /* --- the relay's filter: the wire ----------------------------------------- */
 
+/* The handshake is a ping-pong of small packets. Linux leaves quick-ACK
+ * mode after a few segments and then delays its ACKs by up to 40 ms; a
+ * client whose Nagle holds its next small packet until our ACK (the
+ * client's KEX_ECDH_INIT, measured) then waits those 40 ms. The flag is
+ * not sticky (the kernel clears it again), so it is set after every chunk
+ * either way until the session is open; after that, delayed ACKs are what sshd gets
+ * too and save packets on bulk transfers. */
+static void
+conn__quickack(conn_t *c)
+{
+#ifdef TCP_QUICKACK
+    int fd = -1;
+    int one = 1;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+#else
+    (void)c;
+#endif
+}
+
+static int conn__start_session(conn_t *c);
+
+/* libssh's identification, already sent by us: dropped from what libssh
+ * says. It must be the very line we sent, or the client's exchange hash
+ * and libssh's would disagree. */
+static int
+conn__skip_ident(conn_t *c, char **buf, size_t *len)
+{
+    char line[CONN_IDENT_MAX];
+    size_t full = conn__ident_line(c, line, sizeof line);
+    size_t at = full - c->ident_skip;
+    size_t n = *len < c->ident_skip ? *len : c->ident_skip;
+
+    if (memcmp(*buf, line + at, n) != 0) {
+        conn_close(c, CONN_BY_SERVER, 0, "libssh's identification is not the one sent");
+        return -1;
+    }
+    c->ident_skip -= (unsigned char)n;
+    memmove(*buf, *buf + n, *len - n);
+    *len -= n;
+    return 0;
+}
+
 static void
 conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
 {
     conn_t *c = ud;
+    int handshake;
 
     /* While closing, what the client still sends has nowhere to go; what
      * libssh wrote last (a DISCONNECT, say) still goes to the client. */
@@ -347,7 +419,23 @@ conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
         free(buf);
         return;
     }
+    if (dir == RELAY_C2S && !c->pair_open && conn__start_session(c) != 0) {
+        free(buf);
+        return;
+    }
+    if (dir == RELAY_S2C && c->ident_skip > 0) {
+        if (conn__skip_ident(c, &buf, &len) != 0 || len == 0) {
+            free(buf);
+            return;
+        }
+    }
+    handshake = c->state < CONN_OPEN;
     wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
+    /* After a read from the client, and after what libssh said went out
+     * to it (sending is what puts Linux back into delayed-ACK mode). */
+    if (handshake && !c->close_requested) {
+        conn__quickack(c);
+    }
 }
 
 static void
@@ -588,6 +676,7 @@ conn__sshd_after_run(void *ud)
     if (uv_fileno((uv_handle_t *)&c->pair, &fd) == 0 && ioctl(fd, FIONREAD, &inq) != 0) {
         inq = 0;
     }
+    inq -= inq >= c->ident_skip ? c->ident_skip : inq; /* dropped, never fed */
     wire_after_libssh(&c->wire, inq > 0 ? (size_t)inq : 0);
 }
 
@@ -670,7 +759,7 @@ conn__peer_name(conn_t *c)
 /* sshd's own MaxStartups, past the limit: it says so and hangs up
  * (sshd's drop_connection()). */
 static void
-conn__maxstartups_drop(conn_t *c, int fd)
+conn__maxstartups_drop(conn_t *c)
 {
     static const char msg[] = "Exceeded MaxStartups\r\n";
     const profile_t *p = c->srv->profile;
@@ -681,7 +770,6 @@ conn__maxstartups_drop(conn_t *c, int fd)
         memcpy(copy, msg, sizeof msg - 1);
         relay_write(&c->relay, RELAY_S2C, copy, sizeof msg - 1);
     }
-    close(fd);
     c->close_mode = CONN_CLOSE_FIN;
     conn_close(c, CONN_BY_SERVER, 0, "past MaxStartups %d:%d:%d",
                p->max_startups_start, p->max_startups_rate, p->max_startups_full);
@@ -705,12 +793,67 @@ conn__decide(conn_t *c)
     }
 }
 
+/* The client spoke: the socketpair and the libssh session come now. */
+static int
+conn__start_session(conn_t *c)
+{
+    const conn_env_t *env = c->srv;
+    int sv[2] = { -1, -1 };
+    int rc;
+
+    c->pair_open = 1; /* once, whatever happens */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+        conn_close(c, CONN_BY_SERVER, 0, "socketpair: %s", strerror(errno));
+        return -1;
+    }
+    rc = uv_pipe_open(&c->pair, sv[0]);
+    if (rc != 0) {
+        close(sv[0]);
+    } else {
+        rc = relay_start_one(&c->relay, RELAY_S2C); /* the pipe owns sv[0] now */
+    }
+    if (rc != 0) {
+        close(sv[1]);
+        conn_close(c, CONN_BY_SERVER, 0, "socketpair to libssh: %s", uv_strerror(rc));
+        return -1;
+    }
+    rc = sshd_session_start(&c->sshd, env->loop, env->profile, env->bind, sv[1], env->log,
+                            c->id, &conn__sshd_ops, c);
+    c->session = sshd_session(&c->sshd);
+    conn__sess_init(c);
+    if (rc != 0) {
+        conn_close(c, CONN_BY_SERVER, 0, "cannot start the SSH session");
+        return -1;
+    }
+    c->handles++; /* sshd's poll, closed by sshd_session_shutdown() */
+    conn_set_state(c, CONN_KEX);
+    sshd_drive(&c->sshd); /* libssh's identification: dropped, the client has ours */
+    return c->close_requested ? -1 : 0;
+}
+
+/* Our identification, worded as libssh words it, through the wire (which
+ * plays its faults on it and rewrites it as it would libssh's). */
+static void
+conn__send_ident(conn_t *c)
+{
+    char line[CONN_IDENT_MAX];
+    size_t n = conn__ident_line(c, line, sizeof line);
+    char *copy = malloc(n);
+
+    if (copy == NULL) {
+        conn_close(c, CONN_BY_SERVER, 0, "out of memory");
+        return;
+    }
+    memcpy(copy, line, n);
+    c->ident_skip = (unsigned char)n;
+    wire_on_data(&c->wire, WIRE_S2C, copy, n);
+}
+
 conn_t *
 conn_accept(const conn_env_t *env, uv_stream_t *listener)
 {
     const profile_t *p = env->profile;
     conn_t *c = NULL;
-    int sv[2] = { -1, -1 };
     int rc;
 
     c = calloc(1, sizeof *c);
@@ -724,7 +867,7 @@ conn_accept(const conn_env_t *env, uv_stream_t *listener)
     env->counts->unauth++;
     uv_tcp_init(env->loop, &c->tcp);
     c->handles++;
-    uv_pipe_init(env->loop, &c->pair, 0);
+    uv_pipe_init(env->loop, &c->pair, 0); /* opened at the client's first byte */
     c->handles++;
     uv_timer_init(env->loop, &c->timer);
     c->timer.data = c;
@@ -741,49 +884,31 @@ conn_accept(const conn_env_t *env, uv_stream_t *listener)
     conn__peer_name(c);
     CONN_LOG(c, "accept", "peer", c->peer, NULL);
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
-        conn_close(c, CONN_BY_SERVER, 0, "socketpair: %s", strerror(errno));
-        return c;
+    if (env->draw_lock != NULL) {
+        /* One sequence of draws for all workers: sequential connections
+         * replay whichever worker takes them. */
+        uv_mutex_lock(env->draw_lock);
+        conn__decide(c);
+        uv_mutex_unlock(env->draw_lock);
+    } else {
+        conn__decide(c);
     }
-    rc = uv_pipe_open(&c->pair, sv[0]);
-    if (rc != 0) {
-        close(sv[0]);
-        close(sv[1]);
-        conn_close(c, CONN_BY_SERVER, 0, "uv_pipe_open: %s", uv_strerror(rc));
-        return c;
-    }
-    /* Until here the wire is all zeroes, which wire_free() and wire_cut()
-     * accept: a connection that failed this early made no draws, as
-     * before. */
-    conn__decide(c);
     if (c->maxstartups_drop) {
-        conn__maxstartups_drop(c, sv[1]);
+        conn__maxstartups_drop(c);
         return c;
     }
     if (p->login_grace_time > 0) {
         conn__timer_start(c, CONN_TIMER_GRACE, (uint64_t)p->login_grace_time * 1000u);
     }
-    rc = relay_start(&c->relay);
+    rc = relay_start_one(&c->relay, RELAY_C2S);
     if (rc != 0) {
-        close(sv[1]);
         conn_close(c, CONN_BY_SERVER, 0, "relay: %s", uv_strerror(rc));
         return c;
     }
     wire_stage(&c->wire, FAULT_STAGE_ACCEPT);
     if (c->close_requested) {
-        close(sv[1]);
         return c;
     }
-    rc = sshd_session_start(&c->sshd, env->loop, p, env->bind, sv[1], env->log, c->id,
-                            &conn__sshd_ops, c);
-    c->session = sshd_session(&c->sshd);
-    conn__sess_init(c);
-    if (rc != 0) {
-        conn_close(c, CONN_BY_SERVER, 0, "cannot start the SSH session");
-        return c;
-    }
-    c->handles++; /* sshd's poll, closed by sshd_session_shutdown() */
-    conn_set_state(c, CONN_KEX);
-    sshd_drive(&c->sshd); /* sends the identification at once */
+    conn__send_ident(c);
     return c;
 }

@@ -12,6 +12,12 @@
  * profile, the log, libssh's bind, counters) comes in a conn_env_t, so conn
  * does not know the server.
  *
+ * Until the client's first byte a connection is the socket, this record
+ * and its timer: conn sends our identification itself (through the wire,
+ * as libssh would word it) and creates the socketpair and the libssh
+ * session only when the client speaks; libssh's own identification, which
+ * the client already has, is then dropped.
+ *
  * The state is explicit and advanced only by conn_set_state():
  *
  *   ACCEPTED -> KEX -> AUTH -> OPEN
@@ -66,10 +72,12 @@ enum {
     CONN_TIMER__COUNT
 };
 
-/* Kept by the owner, counted by conn. */
+/* Kept by the owner, counted by conn. Atomic: with `serve --workers N`
+ * every worker's connections count in the same MaxStartups total and take
+ * ids from the same sequence. */
 typedef struct conn_counts_s {
-    uint64_t next_id;      /* the last id given */
-    size_t unauth;         /* not yet OPEN or CLOSING: what MaxStartups counts */
+    _Atomic uint64_t next_id; /* the last id given */
+    _Atomic size_t unauth;    /* not yet OPEN or CLOSING: what MaxStartups counts */
 } conn_counts_t;
 
 struct conn_s;
@@ -83,6 +91,7 @@ typedef struct conn_env_s {
     struct auth_keyring_s *keyrings; /* per account: its authorized keys */
     int log_passwords;
     uint64_t *rng;           /* MaxStartups draws; seeded, so runs replay */
+    uv_mutex_t *draw_lock;   /* guards rng when workers share it; NULL: one loop */
     conn_counts_t *counts;
     /* The connection's memory is about to go (it is still readable). */
     void (*gone)(void *owner, struct conn_s *c);
@@ -115,6 +124,8 @@ typedef struct conn_s {
     unsigned maxstartups_drop : 1; /* past MaxStartups: refused at accept */
     unsigned send_disconnect : 1;  /* tell the client why, with SSH_MSG_DISCONNECT */
     unsigned unauth : 1;           /* counted in counts->unauth */
+    unsigned pair_open : 1;        /* the socketpair and libssh session exist */
+    unsigned char ident_skip;      /* bytes of libssh's identification still to drop */
     conn_close_mode_t close_mode;
     conn_closer_t closed_by;
     char close_reason[256];

@@ -195,6 +195,12 @@ relay_start(relay_t *r)
     return rc;
 }
 
+int
+relay_start_one(relay_t *r, relay_dir_t dir)
+{
+    return uv_read_start(relay__src(r, dir), relay__alloc, relay__on_read);
+}
+
 void
 relay_drain(relay_t *r, relay_dir_t dir)
 {

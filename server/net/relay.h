@@ -62,6 +62,10 @@ void relay_init(relay_t *r, uv_stream_t *a, uv_stream_t *b, const relay_ops_t *o
 /* Starts reading both ends. */
 int relay_start(relay_t *r);
 
+/* Starts reading the source of dir only, for an owner that opens the other
+ * end later (sshmock opens libssh's socketpair at the client's first byte). */
+int relay_start_one(relay_t *r, relay_dir_t dir);
+
 /* Writes to the destination of dir; takes ownership of buf. A failure is
  * also reported through on_error (RELAY_OP_WRITE). */
 int relay_write(relay_t *r, relay_dir_t dir, char *buf, size_t len);

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "ssh/auth.h"
@@ -21,6 +24,7 @@ struct server_gen_s {
     ssh_bind bind;          /* algorithms, banner and keys, applied to each session */
     struct auth_keyring_s *keyrings; /* per account: its authorized keys */
     size_t refs;            /* the server's while current, plus one per connection */
+    int borrowed;           /* a worker's: profile, keys and keyrings are the first server's */
     server_t *server;
 };
 
@@ -33,9 +37,11 @@ server__gen_unref(server_gen_t *g)
     if (g->bind != NULL) {
         ssh_bind_free(g->bind);
     }
-    auth_keyrings_free(g->keyrings, g->profile->naccounts);
-    hostkey_set_free(&g->keys);
-    profile_free(g->profile);
+    if (!g->borrowed) {
+        auth_keyrings_free(g->keyrings, g->profile->naccounts);
+        hostkey_set_free(&g->keys);
+        profile_free(g->profile);
+    }
     free(g);
 }
 
@@ -59,12 +65,28 @@ server__conn_gone(void *owner, conn_t *c)
     server__gen_unref(g); /* conn reads nothing of its env after gone() */
 }
 
+static void
+server__env_init(server_t *s, server_gen_t *g)
+{
+    conn_env_t *env = &g->env;
+
+    env->loop = s->loop;
+    env->profile = g->profile;
+    env->log = &s->log;
+    env->bind = g->bind;
+    env->keyrings = g->keyrings;
+    env->log_passwords = s->log_passwords;
+    env->rng = &s->rng;
+    env->counts = &s->counts;
+    env->gone = server__conn_gone;
+    env->owner = g;
+}
+
 /* Everything made from one profile (which it takes, even on failure). */
 static int
 server__gen_new(server_t *s, profile_t *profile, server_gen_t **out, char *err, size_t errlen)
 {
     server_gen_t *g = calloc(1, sizeof *g);
-    conn_env_t *env = NULL;
     int rc;
 
     *out = NULL;
@@ -87,17 +109,7 @@ server__gen_new(server_t *s, profile_t *profile, server_gen_t **out, char *err, 
         server__gen_unref(g);
         return rc;
     }
-    env = &g->env;
-    env->loop = s->loop;
-    env->profile = profile;
-    env->log = &s->log;
-    env->bind = g->bind;
-    env->keyrings = g->keyrings;
-    env->log_passwords = s->log_passwords;
-    env->rng = &s->rng;
-    env->counts = &s->counts;
-    env->gone = server__conn_gone;
-    env->owner = g;
+    server__env_init(s, g);
     *out = g;
     return 0;
 }
@@ -156,6 +168,50 @@ fail:
     return rc;
 }
 
+int
+server_init_worker(server_t *s, uv_loop_t *loop, server_t *parent, char *err, size_t errlen)
+{
+    server_gen_t *g = NULL;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    s->borrowed = 1;
+    s->loop = loop;
+    s->log_passwords = parent->log_passwords;
+    s->log = parent->log;
+    s->log.own_json = 0;
+    g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return SSHMOCK_ENOMEM;
+    }
+    /* The first server's profile, keys and keyrings, read-only; this
+     * worker's own libssh bind (a bind is not shared between threads). */
+    g->borrowed = 1;
+    g->refs = 1;
+    g->server = s;
+    g->profile = parent->gen->profile;
+    g->keyrings = parent->gen->keyrings;
+    rc = sshd_bind_new(g->profile, &parent->gen->keys, &g->bind, err, errlen);
+    if (rc != 0) {
+        server__gen_unref(g);
+        return rc;
+    }
+    server__env_init(s, g);
+    g->env.counts = &parent->counts;
+    g->env.rng = &parent->rng;
+    g->env.draw_lock = parent->gen->env.draw_lock;
+    s->gen = g;
+    s->profile = g->profile;
+    return 0;
+}
+
+void
+server_set_draw_lock(server_t *s, uv_mutex_t *lock)
+{
+    s->gen->env.draw_lock = lock;
+}
+
 /* Loopback only (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104) is private. */
 static int
 server__exposed(const struct sockaddr_storage *ss)
@@ -178,10 +234,70 @@ server__exposed(const struct sockaddr_storage *ss)
 }
 
 static void
+server__on_spare_closed(uv_handle_t *h)
+{
+    server_t *s = h->data;
+
+    s->spare_busy = 0;
+}
+
+static void server__on_retry(uv_timer_t *t);
+
+/* The connection waiting in the listener could not be given memory. It is
+ * shed (accepted and closed: the client sees the connection end, as from
+ * a server out of resources) so the listener goes on with the next ones;
+ * while the spare handle is still closing, a timer tries again. */
+static void
+server__shed(server_t *s)
+{
+    if (!s->spare_busy && uv_tcp_init(s->loop, &s->spare) == 0) {
+        s->spare.data = s;
+        s->spare_busy = 1;
+        (void)uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&s->spare);
+        uv_close((uv_handle_t *)&s->spare, server__on_spare_closed);
+        log_event(&s->log, 0, "accept_error", "reason", "out of memory: connection shed", NULL);
+        return;
+    }
+    if (s->retry_open) {
+        uv_timer_start(&s->retry, server__on_retry, 50, 0);
+    }
+}
+
+static void
+server__accept_one(server_t *s)
+{
+    conn_t *c = NULL;
+
+    s->gen->refs++; /* the connection's, given back in server__conn_gone */
+    c = conn_accept(&s->gen->env, (uv_stream_t *)&s->listener);
+    if (c == NULL) {
+        server__gen_unref(s->gen);
+        server__shed(s);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->nconns++;
+    s->total_conns++;
+}
+
+static void
+server__on_retry(uv_timer_t *t)
+{
+    server_t *s = t->data;
+
+    if (!s->stopping && s->listener_open) {
+        server__accept_one(s);
+    }
+}
+
+static void
 server__on_connection(uv_stream_t *listener, int status)
 {
     server_t *s = listener->data;
-    conn_t *c = NULL;
 
     if (status < 0) {
         /* EMFILE and friends: libuv keeps a spare descriptor to shed the
@@ -192,19 +308,50 @@ server__on_connection(uv_stream_t *listener, int status)
     if (s->stopping) {
         return;
     }
-    s->gen->refs++; /* the connection's, given back in server__conn_gone */
-    c = conn_accept(&s->gen->env, listener);
-    if (c == NULL) {
-        server__gen_unref(s->gen);
-        return;
+    server__accept_one(s);
+}
+
+long
+server_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return -1;
     }
-    c->next = s->conns;
-    if (s->conns != NULL) {
-        s->conns->prev = c;
+    if (rl.rlim_cur != rl.rlim_max) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl = want;
+        }
     }
-    s->conns = c;
-    s->nconns++;
-    s->total_conns++;
+    return rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30 : (long)rl.rlim_cur;
+}
+
+/* Every worker listens on the same port; the kernel spreads the
+ * connections (SO_REUSEPORT; libuv 1.44 has no flag for it). */
+static int
+server__reuseport_socket(server_t *s, int family)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    int rc;
+
+    if (fd < 0) {
+        return uv_translate_sys_error(errno);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        rc = uv_translate_sys_error(errno);
+        close(fd);
+        return rc;
+    }
+    rc = uv_tcp_open(&s->listener, fd);
+    if (rc != 0) {
+        close(fd);
+    }
+    return rc;
 }
 
 int
@@ -239,6 +386,17 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
     s->listener_open = 1;
+    if (s->reuseport) {
+        rc = server__reuseport_socket(s, ss.ss_family);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port,
+                     uv_strerror(rc));
+            return SSHMOCK_ELISTEN;
+        }
+    }
+    uv_timer_init(s->loop, &s->retry);
+    s->retry.data = s;
+    s->retry_open = 1;
     rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
     if (rc == 0) {
         rc = uv_listen((uv_stream_t *)&s->listener, SERVER_BACKLOG, server__on_connection);
@@ -276,6 +434,15 @@ server_reload(server_t *s)
     int rc;
 
     log_event(&s->log, 0, "reload", "file", path, NULL);
+    if (s->on_stop != NULL || s->borrowed) {
+        /* Workers hold the first server's profile, keys and keyrings on
+         * their own threads: swapping them needs every worker to move to
+         * the new generation at once, which is not done yet. */
+        log_event(&s->log, 0, "reload_failed", "file", path, "reason",
+                  "SIGHUP reload is not supported with --workers above 1: restart sshmock, "
+                  "or serve with --workers 1", "kept", "the profile in use", NULL);
+        return SSHMOCK_EINVAL;
+    }
     rc = profile_load_warn(path, NULL, &p, err, sizeof err);
     if (rc == 0) {
         rc = server__gen_new(s, p, &g, err, sizeof err);
@@ -404,9 +571,16 @@ server_stop(server_t *s)
         return;
     }
     s->stopping = 1;
+    if (s->on_stop != NULL) {
+        s->on_stop(s->on_stop_ud);
+    }
     if (s->listener_open) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listener_open = 0;
+    }
+    if (s->retry_open) {
+        uv_close((uv_handle_t *)&s->retry, NULL);
+        s->retry_open = 0;
     }
     if (s->signals_open) {
         int i;
@@ -429,7 +603,9 @@ server_free(server_t *s)
 
     snprintf(total, sizeof total, "%llu", (unsigned long long)s->total_conns);
     log_event(&s->log, 0, "stopped", "connections", total, NULL);
-    log_close(&s->log);
+    if (!s->borrowed) {
+        log_close(&s->log); /* a worker's log is the first server's */
+    }
     /* Every connection is gone (the loop has run dry): this was the last
      * reference to the current generation, and the older ones are freed. */
     server__gen_unref(s->gen);

@@ -52,6 +52,14 @@ typedef struct server_s {
     uv_tcp_t listener;
     int listener_open;
     int exposed;            /* bound to an address other hosts can reach */
+    /* A connection that cannot be allocated must still leave the backlog,
+     * or libuv stops reading the listener until someone accepts it: the
+     * spare sheds one (accept, close), the retry timer tries again later
+     * when the spare is still closing. */
+    uv_tcp_t spare;
+    int spare_busy;
+    uv_timer_t retry;
+    int retry_open;
     uv_signal_t signals[SERVER_SIGNALS];
     int signals_open;
     unsigned reloads;       /* SIGHUPs that installed a new profile */
@@ -61,6 +69,14 @@ typedef struct server_s {
     size_t nconns;
     uint64_t total_conns;
     uint64_t rng;           /* MaxStartups draws; seeded, so runs replay */
+
+    /* serve --workers: worker servers share the first one's profile, keys,
+     * keyrings, log, counters and draws (borrowed, never freed here); each
+     * has its own loop, libssh bind and SO_REUSEPORT listener. */
+    int borrowed;
+    int reuseport;          /* listen with SO_REUSEPORT (every worker must) */
+    void (*on_stop)(void *ud); /* told when server_stop() runs (to stop the workers) */
+    void *on_stop_ud;
 
     char addr[80];          /* as bound; IPv6 in brackets */
     int port;               /* as bound (the real one when 0 was asked for) */
@@ -72,15 +88,34 @@ typedef struct server_s {
 int server_init(server_t *s, uv_loop_t *loop, profile_t *profile,
                 const sshmock_config_t *cfg, char *err, size_t errlen);
 
+/* A worker of parent (already initialised, not yet running on another
+ * thread): shares what parent loaded, makes its own libssh bind. Call it
+ * on parent's thread, before the worker's thread starts. */
+int server_init_worker(server_t *s, uv_loop_t *loop, server_t *parent, char *err,
+                       size_t errlen);
+
+/* The lock the fault and MaxStartups draws take when workers share them
+ * (NULL: one loop, no lock). Set before the workers start. */
+void server_set_draw_lock(server_t *s, uv_mutex_t *lock);
+
 /* Binds and listens; addr NULL uses the profile's, port < 0 the profile's. */
 int server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (serve and lab; never
+ * the embedding API, whose process is not ours) and returns the soft limit
+ * now in force, or -1 if it cannot be read. */
+long server_raise_nofile(void);
+
+/* Descriptors one connection holds, for the log of how many fit. */
+#define SERVER_FDS_PER_CONN 3
 
 /* CLI use only (the embedding API installs no handlers): SIGINT and
  * SIGTERM stop the server; SIGHUP re-reads the profile as sshd does and
  * serves new connections with it when it is valid (an invalid one is
  * logged, FILE:LINE, and the old one kept; connections keep the profile
  * they started with; the listening socket stays); SIGUSR1 logs a status
- * line; SIGUSR2 and SIGPIPE are ignored. */
+ * line; SIGUSR2 and SIGPIPE are ignored. With --workers above 1 a SIGHUP
+ * is refused (logged): the workers hold the profile on their threads. */
 int server_handle_signals(server_t *s);
 
 /* SIGHUP's work: re-reads the profile file. 0 when the new one serves. */

@@ -422,6 +422,8 @@ hostkey__load_kept(const profile_t *p, const profile_hostkey_t *spec,
             rc = SSHMOCK_EHOSTKEY;
             goto out;
         }
+        /* Kept keys are PEM, unless someone put ssh-keygen's there. */
+        (void)hostkey_rsa_with_crt(path.data, &hk->key);
         rc = 0;
         goto out;
     }
@@ -462,6 +464,9 @@ hostkey__load_one(const profile_t *p, const profile_hostkey_t *spec,
             goto out;
         }
         util_strlcpy(hk->source, spec->path, sizeof hk->source);
+        /* A key in OpenSSH's own format comes out of libssh without its
+         * CRT values: load it again in the form that signs fastest. */
+        (void)hostkey_rsa_with_crt(spec->path, &hk->key);
     } else if (p->hostkey_rotation != 0) {
         /* HostKeyRotation: a new key each time, never kept. */
         if (ssh_pki_generate((enum ssh_keytypes_e)spec->keytype, spec->bits,

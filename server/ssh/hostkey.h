@@ -58,6 +58,13 @@ int hostkey_check_all(const profile_t *p, char *err, size_t errlen);
 
 void hostkey_set_free(hostkey_set_t *set);
 
+/* An RSA key read from path (already loaded into *key) is replaced by the
+ * same key with its CRT values when the file is in OpenSSH format, which
+ * libssh 0.10 loads without them (signatures then cost ~7x). Returns 1 if
+ * replaced, 0 if nothing was to do, -1 if the file could not be converted
+ * (*key is then left as it was: slower, not wrong). */
+int hostkey_rsa_with_crt(const char *path, ssh_key *key);
+
 /* "SHA256:<base64, no padding>" of a public key, as OpenSSH shows it. */
 int hostkey_fingerprint(ssh_key key, char *out, size_t outlen);
 
