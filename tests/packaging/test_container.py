@@ -253,6 +253,14 @@ def main():
         return SKIP
     BASE_IMAGE = args.base_image or base
     KEEP = args.keep_image
+    # An engine that cannot start any container (inside another container
+    # without /dev/fuse, say) says nothing about our image: skip, saying why.
+    # One that can start the base image but not build ours is a failure.
+    smoke = engine("run", "--rm", BASE_IMAGE or "debian:bookworm-slim", "true", timeout=300)
+    if smoke.returncode != 0:
+        print("skipped container: %s cannot run a container here: %s"
+              % (ENGINE, (smoke.stderr or smoke.stdout).strip().splitlines()[-1:]))
+        return SKIP
     print("container engine: %s%s" % (ENGINE, ", base image " + BASE_IMAGE if BASE_IMAGE else ""),
           file=sys.stderr)
     prog = unittest.main(argv=[sys.argv[0]] + rest, verbosity=2, exit=False)
