@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
     # build
     build-essential cmake pkg-config
-    libssh-dev libuv1-dev libssl-dev libcmocka-dev
+    libssh-dev libuv1-dev libssl-dev libcmocka-dev libjansson-dev
     # the real clients the tests run, and their helpers
     openssh-client putty-tools dropbear-bin
     python3 python3-paramiko python3-asyncssh

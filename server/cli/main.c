@@ -16,6 +16,7 @@
 #include <sshmock/sshmock.h>
 
 #include "cli/catalog.h"
+#include "cli/diagnose.h"
 #include "cli/probe.h"
 #include "cli/matrix.h"
 #include "profile/clients.h"
@@ -38,6 +39,8 @@ static const char main__usage[] =
     "  sshmock lab [--base-port N]         serve every profile at once, one port each\n"
     "  sshmock probe ADDR:PORT             is an SSH server answering there? (health checks)\n"
     "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
+    "  sshmock diagnose FILE               a client's output or log in: the failure, the\n"
+    "                                      profile that plays it, the fixes\n"
     "  sshmock --help | --version\n"
     "\n"
     "PROFILE is a file, or the name of a profile (for example \"legacy-kex-group1\"),\n"
@@ -574,6 +577,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "matrix") == 0) {
         return main__matrix(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "diagnose") == 0) {
+        return diagnose_main(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "probe") == 0) {
         return probe_main(argc - 1, argv + 1);
