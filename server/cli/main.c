@@ -17,6 +17,7 @@
 
 #include "cli/catalog.h"
 #include "cli/diagnose.h"
+#include "cli/import.h"
 #include "cli/probe.h"
 #include "cli/matrix.h"
 #include "profile/clients.h"
@@ -41,6 +42,8 @@ static const char main__usage[] =
     "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
     "  sshmock diagnose FILE               a client's output or log in: the failure, the\n"
     "                                      profile that plays it, the fixes\n"
+    "  sshmock import FILE [-o PROFILE]    a profile from ssh -vvv, PuTTY's log, sshd -T,\n"
+    "                                      ssh-audit JSON or nmap output\n"
     "  sshmock --help | --version\n"
     "\n"
     "PROFILE is a file, or the name of a profile (for example \"legacy-kex-group1\"),\n"
@@ -577,6 +580,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "matrix") == 0) {
         return main__matrix(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "import") == 0) {
+        return import_main(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "diagnose") == 0) {
         return diagnose_main(argc - 1, argv + 1);

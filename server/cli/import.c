@@ -1,0 +1,300 @@
+/*
+ * import: detection of the input's format, the failure it shows, and the
+ * profile written from what the readers found (import_client.c for client
+ * logs, import_server.c for server descriptions).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/catalog.h"
+#include "cli/diagnose.h"
+#include "cli/import.h"
+#include "profile/profile.h"
+#include "base/util.h"
+
+#define IMPORT_MAX_INPUT (16u * 1024 * 1024)
+
+const char *
+import_format_name(import_format_t f)
+{
+    switch (f) {
+    case IMPORT_FMT_OPENSSH: return "OpenSSH client output (ssh -v)";
+    case IMPORT_FMT_PUTTY: return "PuTTY event log (plink -v)";
+    case IMPORT_FMT_SSHD_T: return "sshd -T output";
+    case IMPORT_FMT_SSH_AUDIT: return "ssh-audit JSON";
+    case IMPORT_FMT_NMAP: return "nmap ssh2-enum-algos/ssh-hostkey output";
+    case IMPORT_FMT_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+/* sshd -T prints lowercase keywords; these are ones every version prints. */
+static int
+import__sshd_t_score(const char *text, size_t len)
+{
+    static const char *const words[] = {
+        "port ", "kexalgorithms ", "ciphers ", "macs ", "hostkeyalgorithms ",
+        "permitrootlogin ", "pubkeyauthentication ", "passwordauthentication ",
+        "usepam ", "maxauthtries ", "logingracetime ", "hostkey ",
+    };
+    int score = 0;
+    size_t i;
+    const char *p = text;
+
+    for (i = 0; i < UTIL_ARRAY_SIZE(words); i++) {
+        size_t n = strlen(words[i]);
+        for (p = text; p != NULL && p < text + len;) {
+            if ((p == text || p[-1] == '\n') && (size_t)(text + len - p) > n &&
+                memcmp(p, words[i], n) == 0) {
+                score++;
+                break;
+            }
+            p = memchr(p, '\n', (size_t)(text + len - p));
+            p = p != NULL ? p + 1 : NULL;
+        }
+    }
+    return score;
+}
+
+static int
+import__has(const char *text, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    size_t i;
+
+    for (i = 0; n <= len && i + n <= len; i++) {
+        if (text[i] == needle[0] && memcmp(text + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+import_format_t
+import_detect(const char *text, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && isspace((unsigned char)text[i])) {
+        i++;
+    }
+    if (i < len && text[i] == '{') {
+        /* sshmock's own event log is for diagnose, not a server to copy. */
+        if (import__has(text, len, "\"banner\"") || import__has(text, len, "\"kex\"")) {
+            return IMPORT_FMT_SSH_AUDIT;
+        }
+        return IMPORT_FMT_UNKNOWN;
+    }
+    if (import__has(text, len, "ssh2-enum-algos") || import__has(text, len, "| ssh-hostkey:")) {
+        return IMPORT_FMT_NMAP;
+    }
+    if (import__has(text, len, "Event Log: ") || import__has(text, len, "We claim version: ") ||
+        import__has(text, len, "Remote version: SSH-")) {
+        return IMPORT_FMT_PUTTY;
+    }
+    if (import__has(text, len, "debug1: ") || import__has(text, len, "Remote protocol version") ||
+        import__has(text, len, "Unable to negotiate with") ||
+        import__has(text, len, "kex_exchange_identification") ||
+        import__has(text, len, "Authentications that can continue")) {
+        return IMPORT_FMT_OPENSSH;
+    }
+    if (import__sshd_t_score(text, len) >= 3) {
+        return IMPORT_FMT_SSHD_T;
+    }
+    if (import__has(text, len, "FATAL ERROR: ")) {
+        return IMPORT_FMT_PUTTY;
+    }
+    if (import__has(text, len, "Their offer: ") || import__has(text, len, "Permission denied (") ||
+        import__has(text, len, "Connection closed by ")) {
+        return IMPORT_FMT_OPENSSH;
+    }
+    return IMPORT_FMT_UNKNOWN;
+}
+
+/* --- values -------------------------------------------------------------------- */
+
+void
+import_val_set(import_val_t *v, const char *value, size_t n, int line, const char *src,
+               size_t srclen)
+{
+    size_t i;
+
+    if (v->value != NULL) {
+        return;
+    }
+    while (n > 0 && isspace((unsigned char)value[n - 1])) {
+        n--;
+    }
+    v->value = util_strndup(value, n);
+    v->line = line;
+    while (srclen > 0 && isspace((unsigned char)*src)) {
+        src++;
+        srclen--;
+    }
+    while (srclen > 0 && isspace((unsigned char)src[srclen - 1])) {
+        srclen--;
+    }
+    if (srclen >= sizeof v->src) {
+        srclen = sizeof v->src - 4;
+        memcpy(v->src + srclen, "...", 4);
+    } else {
+        v->src[srclen] = '\0';
+    }
+    memcpy(v->src, src, srclen);
+    /* A comment line must stay one line, whatever the input held. */
+    for (i = 0; v->src[i] != '\0'; i++) {
+        if ((unsigned char)v->src[i] < 32) {
+            v->src[i] = ' ';
+        }
+    }
+}
+
+const char *
+import_hostkey_spec(const char *alg, int bits, char *buf, size_t size)
+{
+    if (strcmp(alg, "ssh-ed25519") == 0 || strcasecmp(alg, "ed25519") == 0) {
+        return "ed25519";
+    }
+    if (strncmp(alg, "ecdsa-sha2-nistp", 16) == 0) {
+        snprintf(buf, size, "ecdsa-%s", alg + 16);
+        return buf;
+    }
+    if (strcasecmp(alg, "ecdsa") == 0) {
+        snprintf(buf, size, "ecdsa-%d", bits == 384 || bits == 521 ? bits : 256);
+        return buf;
+    }
+    if (strcmp(alg, "ssh-rsa") == 0 || strncmp(alg, "rsa-sha2-", 9) == 0 ||
+        strcasecmp(alg, "rsa") == 0) {
+        /* OpenSSH's ssh-keygen default when the input gives no size. */
+        snprintf(buf, size, "rsa-%d", bits >= 1024 && bits <= 16384 ? bits : 3072);
+        return buf;
+    }
+    return NULL;
+}
+
+void
+import_hostkey_add(import_t *im, const char *spec, int line, const char *src, size_t srclen)
+{
+    size_t type_len = strcspn(spec, "-");
+    size_t i;
+
+    for (i = 0; i < im->nhostkeys; i++) {
+        if (strncmp(im->hostkeys[i].value, spec, type_len) == 0) {
+            return;
+        }
+    }
+    if (im->nhostkeys < IMPORT_MAX_HOSTKEYS) {
+        import_val_set(&im->hostkeys[im->nhostkeys++], spec, strlen(spec), line, src, srclen);
+    }
+}
+
+/* --- the failure ---------------------------------------------------------------- */
+
+void
+import_failure(const char *text, size_t len, import_t *im)
+{
+    static const struct { const char *cls; const char *fault; } faults[] = {
+        { "closed-before-ident", "accept close" },
+        { "maxstartups", "accept close" },
+        { "reset", "accept reset" },
+        { "ident-timeout", "accept stall" },
+        { "mac-error", "newkeys corrupt" },
+    };
+    diagnose_result_t r;
+    char err[128];
+    const char *fault = NULL;
+    size_t i;
+
+    if (diagnose_text(text, len, &r, err, sizeof err) != 0 || r.cls == NULL) {
+        return;
+    }
+    import_val_set(&im->failure, r.cls->id, strlen(r.cls->id), r.line, r.evidence,
+                   strlen(r.evidence));
+    for (i = 0; i < UTIL_ARRAY_SIZE(faults); i++) {
+        if (strcmp(r.cls->id, faults[i].cls) == 0) {
+            fault = faults[i].fault;
+        }
+    }
+    if (strcmp(r.cls->id, "closed-during-kex") == 0 || strcmp(r.cls->id, "closed") == 0) {
+        /* Where it closed: before the server's KEXINIT reached the client,
+         * or once key exchange was under way. */
+        fault = r.progress >= DIAG_PROGRESS_KEX ? "client-kexinit close"
+              : r.progress >= DIAG_PROGRESS_IDENT_RECV || strcmp(r.cls->id, "closed") != 0
+                  ? "server-ident close" : "accept close";
+    }
+    if (strcmp(r.cls->id, "hostkey-mismatch") == 0) {
+        import_val_set(&im->hostkey_rotation, "connection", 10, r.line, r.evidence,
+                       strlen(r.evidence));
+    }
+    if (strcmp(r.cls->id, "too-many-auth-failures") == 0) {
+        import_val_set(&im->max_auth_tries, "2", 1, r.line, r.evidence, strlen(r.evidence));
+    }
+    if (fault != NULL) {
+        import_val_set(&im->fault, fault, strlen(fault), r.line, r.evidence, strlen(r.evidence));
+    }
+}
+
+int
+import_parse(const char *text, size_t len, import_t *im, char *err, size_t errlen)
+{
+    memset(im, 0, sizeof *im);
+    im->format = import_detect(text, len);
+    switch (im->format) {
+    case IMPORT_FMT_OPENSSH:
+        import_openssh(text, len, im);
+        import_failure(text, len, im);
+        return 0;
+    case IMPORT_FMT_PUTTY:
+        import_putty(text, len, im);
+        import_failure(text, len, im);
+        return 0;
+    case IMPORT_FMT_SSHD_T:
+        return import_sshd_t(text, len, im);
+    case IMPORT_FMT_SSH_AUDIT:
+        return import_ssh_audit(text, len, im, err, errlen);
+    case IMPORT_FMT_NMAP:
+        if (import_nmap(text, len, im) != 0) {
+            snprintf(err, errlen, "nmap output without an ssh2-enum-algos list or an ssh-hostkey "
+                     "key: run nmap --script ssh2-enum-algos,ssh-hostkey -p PORT HOST");
+            return -1;
+        }
+        return 0;
+    case IMPORT_FMT_UNKNOWN:
+        break;
+    }
+    snprintf(err, errlen, "%s",
+             "cannot tell what this is: expected ssh -v/-vv/-vvv output, PuTTY's event log "
+             "(plink -v), sshd -T output, ssh-audit -j JSON, or nmap's ssh2-enum-algos output "
+             "(sshmock's own JSON event log is for sshmock diagnose)");
+    return -1;
+}
+
+void
+import_free(import_t *im)
+{
+    size_t i;
+
+    free(im->ident.value);
+    for (i = 0; i < ALGO__COUNT; i++) {
+        free(im->algos[i].value);
+    }
+    for (i = 0; i < im->nhostkeys; i++) {
+        free(im->hostkeys[i].value);
+    }
+    free(im->auth_methods.value);
+    free(im->max_auth_tries.value);
+    free(im->login_grace_time.value);
+    free(im->max_startups.value);
+    free(im->banner.value);
+    free(im->fault.value);
+    free(im->hostkey_rotation.value);
+    free(im->failure.value);
+    util_buf_free(&im->notes);
+    memset(im, 0, sizeof *im);
+}
