@@ -225,5 +225,97 @@ class DiagnoseInputTest(unittest.TestCase):
         self.assertIn("served profile: legacy-macs-sha1", r.stdout)
 
 
+# Settings that configure the matrix's client run (credentials, the client's
+# own configuration), not the server: carried over to the imported profile so
+# that the same client runs the same way against it.
+HARNESS_KEYWORDS = ("MatrixAuth", "MatrixHold", "MatrixKnownHost", "ClientOptions")
+NORMALIZE = [(re.compile(r"port \d+"), "port P"), (re.compile(r":\d+ exited"), ":P exited"),
+             (re.compile(r"SHA256:[A-Za-z0-9+/=]+"), "SHA256:F")]
+
+
+def normalize(s):
+    for rx, rep in NORMALIZE:
+        s = rx.sub(rep, s)
+    return s
+
+
+class ImportReproducesTest(unittest.TestCase):
+    """Real client output recorded against each catalogue profile, imported,
+    served, and the same client run again: same class, same words."""
+
+    CLIENTS = [("vvv", ["--custom", "vvv=openssh:ssh -vvv"]),
+               ("plink", ["--client", "plink"]),
+               ("dbclient", ["--client", "dbclient"])]
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sshmock-import-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def matrix(self, profiles, client_args, name):
+        out = os.path.join(self.tmp, name + ".json")
+        r = run(*(["matrix"] + profiles + client_args +
+                  ["--json", out, "--quiet", "--state-dir", h.state_dir()]), timeout=600)
+        if r.returncode == 77:
+            return None
+        with open(out) as f:
+            return {c["profile"]: c["result"] for c in json.load(f)["cells"]}
+
+    def harness_lines(self, profile):
+        with open(h.profile(profile)) as f:
+            return [ln for ln in f if ln.split(" ", 1)[0] in HARNESS_KEYWORDS]
+
+    def test_import_then_replay(self):
+        ran = 0
+        wrong = []
+        for client, args in self.CLIENTS:
+            first = self.matrix([], args, client + "-first")
+            if first is None:
+                continue
+            imported = []
+            for prof, res in sorted(first.items()):
+                if res.get("skipped"):
+                    continue
+                text = (res.get("stdout") or "") + (res.get("stderr") or "")
+                src = os.path.join(self.tmp, "%s--%s.txt" % (prof, client))
+                with open(src, "w") as f:
+                    f.write(text)
+                conf = os.path.join(self.tmp, "%s--%s.conf" % (prof, client))
+                r = run("import", src, "-o", conf)
+                if res["connected"] and r.returncode == 1 and "cannot tell" in r.stderr:
+                    continue  # a client that connected and printed nothing: no ticket
+                if r.returncode != 0:
+                    wrong.append("%s x %s: import exit %d: %s" % (prof, client, r.returncode,
+                                                                  r.stderr.strip()))
+                    continue
+                with open(conf, "a") as f:
+                    f.writelines(self.harness_lines(prof))
+                imported.append((prof, conf, res, text))
+            again = self.matrix([c for _, c, _, _ in imported], args, client + "-again")
+            for prof, conf, res, text in imported:
+                res2 = again[os.path.basename(conf)[:-5]]
+                text2 = (res2.get("stdout") or "") + (res2.get("stderr") or "")
+                cell = "%s x %s" % (prof, client)
+                ran += 1
+                if res["connected"] != res2["connected"]:
+                    wrong.append("%s: connected %s, against the import %s: %s" % (
+                        cell, res["connected"], res2["connected"], text2[-300:]))
+                    continue
+                if res["connected"]:
+                    continue
+                d1 = parse(run("diagnose", "-", stdin=text).stdout)
+                d2 = parse(run("diagnose", "-", stdin=text2).stdout)
+                if d1.get("class") != d2.get("class") or \
+                        normalize(d1.get("evidence", "").split(": ", 1)[-1]) != \
+                        normalize(d2.get("evidence", "").split(": ", 1)[-1]):
+                    wrong.append("%s: real %s %r / imported %s %r" % (
+                        cell, d1.get("class"), d1.get("evidence"), d2.get("class"),
+                        d2.get("evidence")))
+        if ran == 0:
+            self.skipTest("none of ssh, plink, dbclient is installed")
+        self.assertEqual(wrong, [], "\n".join(wrong))
+
+
 if __name__ == "__main__":
     h.main()

@@ -29,6 +29,7 @@ import_format_name(import_format_t f)
     case IMPORT_FMT_SSHD_T: return "sshd -T output";
     case IMPORT_FMT_SSH_AUDIT: return "ssh-audit JSON";
     case IMPORT_FMT_NMAP: return "nmap ssh2-enum-algos/ssh-hostkey output";
+    case IMPORT_FMT_ERRORS: return "a client's error lines";
     case IMPORT_FMT_UNKNOWN: break;
     }
     return "unknown";
@@ -196,12 +197,75 @@ import_hostkey_add(import_t *im, const char *spec, int line, const char *src, si
 
 /* --- the failure ---------------------------------------------------------------- */
 
+/* A "no common X" the input shows without the server's list (dbclient,
+ * PuTTY, paramiko say only that there was none): the catalogue profile's
+ * list, which every client refuses the same way, stands in for it. */
+static void
+import__catalogue_list(import_t *im, const diag_class_t *c)
+{
+    static const struct { const char *cls; algo_kind_t kind; } rows[] = {
+        { "no-common-kex", ALGO_KEX }, { "no-common-cipher", ALGO_CIPHER },
+        { "no-common-mac", ALGO_MAC }, { "no-common-hostkey", ALGO_HOSTKEY },
+        { "weak-algorithm", ALGO_KEX },
+    };
+    const char *lists[ALGO__COUNT] = { NULL };
+    profile_t *p = NULL;
+    char *path = NULL;
+    char err[256];
+    char src[160];
+    size_t i;
+
+    for (i = 0; i < UTIL_ARRAY_SIZE(rows); i++) {
+        if (strcmp(c->id, rows[i].cls) == 0 && im->algos[rows[i].kind].value == NULL &&
+            c->profile != NULL) {
+            break;
+        }
+    }
+    if (i == UTIL_ARRAY_SIZE(rows)) {
+        return;
+    }
+    path = catalog_resolve(c->profile);
+    if (profile_load_warn(path, NULL, &p, err, sizeof err) == 0) {
+        lists[ALGO_KEX] = p->kex_algorithms;
+        lists[ALGO_CIPHER] = p->ciphers;
+        lists[ALGO_MAC] = p->macs;
+        lists[ALGO_HOSTKEY] = p->hostkey_algorithms;
+        snprintf(src, sizeof src, "the input does not name the server's lists: those of the "
+                 "catalogue's %s, refused the same way", c->profile);
+        /* All four lists: a MAC is only negotiated with a cipher that is
+         * not AEAD, so the catalogue's Ciphers go with its MACs. */
+        for (i = 0; i < ALGO_PUBKEY; i++) {
+            if (lists[i] != NULL) {
+                import_val_set(&im->algos[i], lists[i], strlen(lists[i]), 0, src, strlen(src));
+            }
+        }
+        profile_free(p);
+    }
+    free(path);
+}
+
+/* The server's identification a client quoted in its error
+ * ("Incompatible remote version 'SSH-1.5-OpenSSH_3.9p1'"). */
+static void
+import__quoted_ident(import_t *im, const diagnose_result_t *r)
+{
+    const char *at = strstr(r->evidence, "SSH-");
+    size_t n;
+
+    if (at == NULL || im->ident.value != NULL) {
+        return;
+    }
+    n = strcspn(at, "')\"");
+    import_val_set(&im->ident, at, n, r->line, r->evidence, strlen(r->evidence));
+}
+
 void
 import_failure(const char *text, size_t len, import_t *im)
 {
     static const struct { const char *cls; const char *fault; } faults[] = {
         { "closed-before-ident", "accept close" },
-        { "maxstartups", "accept close" },
+        /* sshd's words, then the close, as sshd does past MaxStartups. */
+        { "maxstartups", "accept send \"Exceeded MaxStartups\\r\\n\"\nFault accept close" },
         { "reset", "accept reset" },
         { "ident-timeout", "accept stall" },
         { "mac-error", "newkeys corrupt" },
@@ -228,6 +292,16 @@ import_failure(const char *text, size_t len, import_t *im)
               : r.progress >= DIAG_PROGRESS_IDENT_RECV || strcmp(r.cls->id, "closed") != 0
                   ? "server-ident close" : "accept close";
     }
+    if (strcmp(r.cls->id, "protocol-version") == 0) {
+        import__quoted_ident(im, &r);
+    }
+    if (strcmp(r.cls->id, "auth-denied") == 0 && im->auth_methods.value == NULL &&
+        (strstr(r.evidence, "No auth methods") != NULL ||
+         strstr(r.evidence, "No supported authentication methods") != NULL)) {
+        /* "No auth methods could be used": the server wanted what the client
+         * did not have; the catalogue's case is a key-only server. */
+        import_val_set(&im->auth_methods, "publickey", 9, r.line, r.evidence, strlen(r.evidence));
+    }
     if (strcmp(r.cls->id, "hostkey-mismatch") == 0) {
         import_val_set(&im->hostkey_rotation, "connection", 10, r.line, r.evidence,
                        strlen(r.evidence));
@@ -238,6 +312,7 @@ import_failure(const char *text, size_t len, import_t *im)
     if (fault != NULL) {
         import_val_set(&im->fault, fault, strlen(fault), r.line, r.evidence, strlen(r.evidence));
     }
+    import__catalogue_list(im, r.cls);
 }
 
 int
@@ -265,7 +340,15 @@ import_parse(const char *text, size_t len, import_t *im, char *err, size_t errle
             return -1;
         }
         return 0;
+    case IMPORT_FMT_ERRORS:
     case IMPORT_FMT_UNKNOWN:
+        /* No format of its own, but maybe a client's words diagnose knows
+         * (dbclient, paramiko, asyncssh, ssh2, libssh): the failure alone. */
+        import_failure(text, len, im);
+        if (im->failure.value != NULL) {
+            im->format = IMPORT_FMT_ERRORS;
+            return 0;
+        }
         break;
     }
     snprintf(err, errlen, "%s",

@@ -26,7 +26,8 @@ typedef enum {
     IMPORT_FMT_PUTTY,      /* PuTTY's event log, plink -v */
     IMPORT_FMT_SSHD_T,     /* sshd -T */
     IMPORT_FMT_SSH_AUDIT,  /* ssh-audit -j */
-    IMPORT_FMT_NMAP        /* nmap --script ssh2-enum-algos,ssh-hostkey */
+    IMPORT_FMT_NMAP,       /* nmap --script ssh2-enum-algos,ssh-hostkey */
+    IMPORT_FMT_ERRORS      /* another client's error lines (dbclient, paramiko...) */
 } import_format_t;
 
 #define IMPORT_MAX_HOSTKEYS 8

@@ -265,7 +265,7 @@ import_write(const import_t *im, const char *source, const char *cmdline, util_b
     }
     if (im->fault.value != NULL) {
         import__origin(o, &im->fault);
-        util_buf_printf(o, "Fault %s\n", im->fault.value);
+        util_buf_printf(o, "Fault %s\n", im->fault.value); /* may hold "\nFault ..." */
     }
     if (im->banner.value != NULL) {
         import__origin(o, &im->banner);
