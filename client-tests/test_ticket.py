@@ -61,6 +61,11 @@ def run(*args, stdin=None, timeout=60):
                           input=stdin, timeout=timeout)
 
 
+def slurp(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
 def parse(out):
     """The KEY: value lines of diagnose's report."""
     d = {}
@@ -225,6 +230,73 @@ class DiagnoseInputTest(unittest.TestCase):
         self.assertIn("served profile: legacy-macs-sha1", r.stdout)
 
 
+class ImportInputTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sshmock-import-in-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, name, data):
+        p = os.path.join(self.tmp, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    def test_recorded_tickets_import_and_load(self):
+        """Every recorded ticket input makes a profile sshmock loads, with a
+        comment naming the input line of each imported setting."""
+        files = sorted(f for f in os.listdir(TICKETS) if not f.endswith(".md"))
+        self.assertGreaterEqual(len(files), 6)
+        for name in files:
+            out = os.path.join(self.tmp, name + ".conf")
+            r = run("import", os.path.join(TICKETS, name), "-o", out)
+            self.assertEqual(r.returncode, 0, (name, r.stderr))
+            c = run("check", out)
+            self.assertEqual(c.returncode, 0, (name, c.stderr))
+            with open(out) as f:
+                lines = f.read().splitlines()
+            for i, ln in enumerate(lines):
+                if ln.split(" ", 1)[0] in ("Identification", "KexAlgorithms", "Ciphers", "MACs",
+                                           "Fault", "MaxAuthTries"):
+                    before = [x for x in lines[:i] if x.startswith("# input")]
+                    self.assertTrue(before, (name, ln))
+
+    def test_bad_inputs(self):
+        audit = slurp(os.path.join(TICKETS, "ssh-audit-legacy.json"), "rb")
+        cases = [
+            (b"", 1, "cannot tell"),
+            (bytes(range(256)) * 64, 2, "not text"),
+            (b"x" * (17 * 1024 * 1024), 2, "larger than 16 MiB"),
+            (audit[: len(audit) // 2], 1, "not valid JSON"),
+            (b'{"banner": 5, "kex": {"a": 1}}', 1, "not ssh-audit"),
+            (b"| ssh2-enum-algos: \n|   kex_algorithms: (1)\n", 1, "nmap output without"),
+            (b"lorem ipsum\n" * 1000, 1, "cannot tell"),
+        ]
+        for data, status, words in cases:
+            r = run("import", self.write("in", data), "-o", os.path.join(self.tmp, "o.conf"))
+            self.assertEqual(r.returncode, status, (data[:40], r.stderr))
+            self.assertIn(words, r.stderr, data[:40])
+            self.assertNotIn("Sanitizer", r.stderr)
+
+    def test_mixed_and_hostile_lines(self):
+        """Lines that would break a profile (newlines in a value, quotes,
+        huge lists) never end up as a profile sshmock refuses."""
+        vvv = slurp(os.path.join(TICKETS, "ssh-vvv-legacy-kex-group1.txt"))
+        nasty = ("debug1: Remote protocol version 2.0, remote software version X\r\"Fault "
+                 "accept reset\n" + "debug2: peer server KEXINIT proposal\n"
+                 "debug2: KEX algorithms: " + ",".join("a%d" % i for i in range(5000)) + "\n")
+        for text in (nasty + vvv, vvv[:len(vvv) // 3], vvv + nasty,
+                     slurp(os.path.join(TICKETS, "nmap-legacy.txt")) + vvv):
+            out = os.path.join(self.tmp, "o.conf")
+            r = run("import", self.write("in", text.encode()), "-o", out)
+            self.assertIn(r.returncode, (0, 1), r.stderr)
+            if r.returncode == 0:
+                self.assertEqual(run("check", out).returncode, 0)
+                with open(out) as f:
+                    self.assertNotIn("\nFault accept reset", f.read())
+
+
 # Settings that configure the matrix's client run (credentials, the client's
 # own configuration), not the server: carried over to the imported profile so
 # that the same client runs the same way against it.
@@ -315,6 +387,209 @@ class ImportReproducesTest(unittest.TestCase):
         if ran == 0:
             self.skipTest("none of ssh, plink, dbclient is installed")
         self.assertEqual(wrong, [], "\n".join(wrong))
+
+
+def free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10.0):
+    import socket
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+PSEUDO = re.compile(r"^(kex-strict-[cs]-v00@openssh\.com|ext-info-[cs])$")
+
+
+def ssh_vv(port, work):
+    """ssh -vv with no credentials: the server's KEXINIT lists and the
+    first failure OpenSSH meets, as OpenSSH prints them."""
+    argv = ["ssh", "-vv", "-F", "/dev/null", "-p", str(port),
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=" + os.path.join(work, "kh"),
+            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+            "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+            "-o", "PreferredAuthentications=publickey,password,keyboard-interactive",
+            "nobody@127.0.0.1", "true"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, HOME=work))
+    return r.stdout + r.stderr
+
+
+def surface(text):
+    """What OpenSSH saw of the server: its KEXINIT lists (pseudo-algorithms
+    left out) and the line that ended the connection."""
+    out = {}
+    peer = False
+    for line in text.splitlines():
+        body = re.sub(r"^debug\d: ", "", line)
+        if "peer server KEXINIT proposal" in line:
+            peer = True
+        elif "local client KEXINIT proposal" in line or body.startswith("kex: algorithm"):
+            peer = False
+        elif peer:
+            m = re.match(r"^(KEX algorithms|host key algorithms|ciphers ctos|MACs ctos): (.*)$",
+                         body)
+            if m:
+                out[m.group(1)] = [a for a in m.group(2).split(",") if not PSEUDO.match(a)]
+    ends = [ln for ln in text.splitlines()
+            if ln.startswith(("Unable to negotiate", "Permission denied", "Connection closed",
+                              "kex_exchange_identification"))]
+    out["end"] = normalize(ends[-1]) if ends else None
+    return out
+
+
+def servable(keyword, tmp):
+    """What the linked libssh can serve for a list, in sshmock's own words
+    (the error `sshmock check` gives for an unknown name)."""
+    conf = os.path.join(tmp, "bogus.conf")
+    with open(conf, "w") as f:
+        f.write("%s x-bogus-name\n" % keyword)
+    err = run("check", conf).stderr
+    m = re.search(r"offers (\S+)", err)
+    assert m, err
+    return set(m.group(1).split(","))
+
+
+class ServerImportTest(unittest.TestCase):
+    """Real servers (OpenSSH sshd, dropbear) in several configurations,
+    described by what a support engineer can get (ssh -vv, sshd -T, ssh-audit
+    -j, nmap): the imported profile shows OpenSSH the same lists and the same
+    failure as the real server."""
+
+    SSHD_CONFIGS = {
+        "modern": "",
+        "legacy-group1": "KexAlgorithms diffie-hellman-group1-sha1\nHostKeyAlgorithms ssh-rsa\n",
+        "cbc-only": "Ciphers aes128-cbc,3des-cbc,aes256-cbc\n",
+        "sha1-only": "Ciphers aes128-ctr,aes256-ctr\nMACs hmac-sha1\n",
+    }
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sshmock-realsrv-")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.kill()
+            p.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, argv, port):
+        log = open(os.path.join(self.tmp, "server-%d.log" % port), "wb")
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        self.procs.append(p)
+        self.assertTrue(wait_port(port, p), "server %s did not listen" % argv)
+        return p
+
+    def sshd(self, name, extra):
+        if not os.path.exists("/usr/sbin/sshd") or os.geteuid() != 0:
+            self.skipTest("needs /usr/sbin/sshd and root")
+        d = os.path.join(self.tmp, name)
+        os.makedirs(d)
+        for t, b in (("rsa", "2048"), ("ed25519", None)):
+            subprocess.run(["ssh-keygen", "-q", "-t", t, "-N", ""] + (["-b", b] if b else []) +
+                           ["-f", os.path.join(d, "k_" + t)], check=True)
+        port = free_port()
+        conf = os.path.join(d, "sshd_config")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListenAddress 127.0.0.1\nPidFile %s/pid\nUsePAM no\n"
+                    "HostKey %s/k_rsa\nHostKey %s/k_ed25519\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\n%s" % (port, d, d, d, extra))
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.start(["/usr/sbin/sshd", "-D", "-e", "-f", conf], port)
+        return port, conf
+
+    def dropbear(self):
+        if not os.path.exists("/usr/sbin/dropbear"):
+            self.skipTest("needs dropbear")
+        key = os.path.join(self.tmp, "db_ed25519")
+        subprocess.run(["dropbearkey", "-t", "ed25519", "-f", key], capture_output=True,
+                       check=True)
+        port = free_port()
+        self.start(["/usr/sbin/dropbear", "-F", "-E", "-s", "-p", "127.0.0.1:%d" % port,
+                    "-r", key], port)
+        return port
+
+    def inputs(self, port, conf):
+        """The descriptions a ticket can hold, each from the real tool."""
+        got = {"ssh -vv": ssh_vv(port, self.tmp)}
+        if conf:
+            got["sshd -T"] = subprocess.run(["/usr/sbin/sshd", "-T", "-f", conf],
+                                            capture_output=True, text=True).stdout
+        if shutil.which("ssh-audit"):
+            got["ssh-audit"] = subprocess.run(["ssh-audit", "-j", "127.0.0.1:%d" % port],
+                                              capture_output=True, text=True,
+                                              timeout=60).stdout
+        if shutil.which("nmap"):
+            got["nmap"] = subprocess.run(
+                ["nmap", "-Pn", "-sV", "-p", str(port), "--script",
+                 "ssh2-enum-algos,ssh-hostkey", "127.0.0.1"],
+                capture_output=True, text=True, timeout=120).stdout
+        return got
+
+    def compare(self, label, port, conf):
+        real = surface(ssh_vv(port, self.tmp))
+        self.assertIn("KEX algorithms", real, "ssh -vv printed no server proposal")
+        wrong = []
+        for kind, text in self.inputs(port, conf).items():
+            src = os.path.join(self.tmp, "%s-%s.txt" % (label, kind.replace(" ", "")))
+            with open(src, "w") as f:
+                f.write(text)
+            prof = src[:-4] + ".conf"
+            r = run("import", src, "-o", prof)
+            if r.returncode != 0:
+                wrong.append("%s from %s: import failed: %s" % (label, kind, r.stderr))
+                continue
+            with h.Server(prof) as srv:
+                mock = surface(ssh_vv(srv.port, self.tmp))
+            for key, kw in (("KEX algorithms", "KexAlgorithms"), ("ciphers ctos", "Ciphers"),
+                            ("MACs ctos", "MACs"), ("end", None)):
+                want = real.get(key)
+                if kw is not None and want is not None:
+                    # What libssh cannot serve is left out (and named in a
+                    # comment): the rest must be the server's, in its order.
+                    ok = servable(kw, self.tmp)
+                    want = [a for a in want if a in ok]
+                    with open(prof) as f:
+                        if want != real.get(key) and "# this libssh cannot serve: " not in f.read():
+                            wrong.append("%s from %s: %s: no comment names what is left out"
+                                         % (label, kind, key))
+                if want != mock.get(key):
+                    wrong.append("%s from %s: %s: real %s, imported %s" % (
+                        label, kind, key, want, mock.get(key)))
+            # Host keys: the same algorithms, maybe not in the same order
+            # (sshd orders them by its key files).
+            if set(real.get("host key algorithms", [])) != set(mock.get("host key algorithms",
+                                                                          [])):
+                wrong.append("%s from %s: host key algorithms: real %s, imported %s" % (
+                    label, kind, real.get("host key algorithms"),
+                    mock.get("host key algorithms")))
+        return wrong
+
+    def test_sshd_configurations(self):
+        wrong = []
+        for name, extra in self.SSHD_CONFIGS.items():
+            port, conf = self.sshd(name, extra)
+            wrong += self.compare("sshd-" + name, port, conf)
+        self.assertEqual(wrong, [], "\n".join(wrong))
+
+    def test_dropbear(self):
+        port = self.dropbear()
+        self.assertEqual(self.compare("dropbear", port, None), [])
 
 
 if __name__ == "__main__":

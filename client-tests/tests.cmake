@@ -18,7 +18,7 @@ set(sshmock_client_tests
   cli 120
   robustness 300
   wire_timers 60
-  ticket 480
+  ticket 600
 )
 
 while(sshmock_client_tests)

@@ -18,6 +18,7 @@
 
 #include "cli/catalog.h"
 #include "cli/diagnose.h"
+#include "cli/import.h"
 #include "profile/profile.h"
 #include "base/util.h"
 
@@ -572,6 +573,7 @@ diagnose_main(int argc, char **argv)
     char err[256];
     char *data = NULL;
     size_t len = 0;
+    import_format_t fmt;
     int rc;
 
     if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -591,12 +593,18 @@ diagnose_main(int argc, char **argv)
         return 2;
     }
     rc = diagnose_text(data, len, &r, err, sizeof err);
+    fmt = rc == 1 ? import_detect(data, len) : IMPORT_FMT_UNKNOWN;
     free(data);
     if (rc < 0) {
         fprintf(stderr, "sshmock diagnose: %s: %s\n", argv[1], err);
         return 2;
     }
     diagnose_print(&r, stdout);
+    if (fmt == IMPORT_FMT_SSHD_T || fmt == IMPORT_FMT_SSH_AUDIT || fmt == IMPORT_FMT_NMAP) {
+        fprintf(stdout, "This is %s: it describes a server, not a failure. Make a profile of "
+                "it with: sshmock import %s -o server.conf\n", import_format_name(fmt), argv[1]);
+        return 1;
+    }
     if (rc == 1) {
         fprintf(stdout, "No failure this tool knows was found. Give the client's whole output "
                 "with -v (ssh -v, plink -v), or sshmock's --log-json event log.\n");

@@ -46,6 +46,7 @@ typedef struct import_s {
     import_val_t algos[ALGO__COUNT];          /* the server's exact lists */
     import_val_t hostkeys[IMPORT_MAX_HOSTKEYS]; /* "ed25519", "rsa-2048", "ecdsa-256" */
     size_t nhostkeys;
+    int hostkeys_exact;                       /* the input names every key (sshd -T) */
     import_val_t auth_methods;                /* "publickey,password" */
     import_val_t max_auth_tries;
     import_val_t login_grace_time;

@@ -132,6 +132,7 @@ import_sshd_t(const char *text, size_t len, import_t *im)
             srv__sshd_auth(im, kw, v, n, &l);
         }
     }
+    im->hostkeys_exact = im->nhostkeys > 0;
     if (im->auth_methods.value == NULL) {
         /* All three said "no": nothing may log in, which is what it says. */
         import_val_set(&im->auth_methods, "none", 4, 0, "sshd -T: no authentication enabled", 34);

@@ -95,7 +95,9 @@ import__hostkeys(const import_t *im, util_buf_t *o)
         util_buf_printf(o, "HostKey generate:%s\n", im->hostkeys[i].value);
         import_hostkey_add(&tmp, im->hostkeys[i].value, 0, "", 0);
     }
-    cur = im->algos[ALGO_HOSTKEY].value;
+    /* sshd offers only the algorithms of the keys it has: when the input
+     * names every key, no other is made up. */
+    cur = im->hostkeys_exact ? NULL : im->algos[ALGO_HOSTKEY].value;
     while (cur != NULL && (el = util_list_next(&cur, &n)) != NULL) {
         char name[128];
         char buf[32];
