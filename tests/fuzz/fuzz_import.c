@@ -10,7 +10,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iserver \
  *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
- *       tests/fuzz/fuzz_import.c build-asan/libsshmock_core.a \
+ *       tests/fuzz/fuzz_import.c build-asan/libsshmock.a \
  *       $(pkg-config --libs libssh libuv libcrypto jansson) -lpthread \
  *       -o build-asan/fuzz_import
  *   build-asan/fuzz_import -max_len=65536 client-tests/tickets/
