@@ -545,14 +545,19 @@ class ServerImportTest(unittest.TestCase):
         real = surface(ssh_vv(port, self.tmp))
         self.assertIn("KEX algorithms", real, "ssh -vv printed no server proposal")
         wrong = []
-        for kind, text in self.inputs(port, conf).items():
+        inputs = self.inputs(port, conf)
+        inputs["capture"] = None
+        for kind, text in inputs.items():
             src = os.path.join(self.tmp, "%s-%s.txt" % (label, kind.replace(" ", "")))
-            with open(src, "w") as f:
-                f.write(text)
             prof = src[:-4] + ".conf"
-            r = run("import", src, "-o", prof)
+            if text is None:
+                r = run("capture", "127.0.0.1:%d" % port, "-o", prof)
+            else:
+                with open(src, "w") as f:
+                    f.write(text)
+                r = run("import", src, "-o", prof)
             if r.returncode != 0:
-                wrong.append("%s from %s: import failed: %s" % (label, kind, r.stderr))
+                wrong.append("%s from %s: failed: %s" % (label, kind, r.stderr))
                 continue
             with h.Server(prof) as srv:
                 mock = surface(ssh_vv(srv.port, self.tmp))
@@ -590,6 +595,65 @@ class ServerImportTest(unittest.TestCase):
     def test_dropbear(self):
         port = self.dropbear()
         self.assertEqual(self.compare("dropbear", port, None), [])
+
+
+class CaptureFailureTest(unittest.TestCase):
+    """Unreachable hosts, silent servers, non-SSH services and servers that
+    fail during the probe: a clear message, a documented exit status, and
+    whatever was learned written, marked partial."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sshmock-capture-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_refused(self):
+        out = os.path.join(self.tmp, "c.conf")
+        r = run("capture", "127.0.0.1:%d" % free_port(), "-t", "2", "-o", out)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("cannot connect: Connection refused", r.stderr)
+        self.assertFalse(os.path.exists(out))
+
+    def test_silent_server(self):
+        with h.Server(h.profile("ident-stall")) as srv:
+            r = run("capture", "127.0.0.1:%d" % srv.port, "-t", "2")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("timed out after 2 s waiting for the server's identification", r.stderr)
+
+    def test_not_ssh(self):
+        import socket
+        import threading
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+
+        def serve():
+            c, _ = ls.accept()
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + bytes(range(256)))
+            c.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        r = run("capture", "127.0.0.1:%d" % ls.getsockname()[1], "-t", "3")
+        t.join(10)
+        ls.close()
+        self.assertEqual(r.returncode, 3, (r.stdout, r.stderr))
+        self.assertIn("nothing learned", r.stderr)
+
+    def test_partial_is_written_and_marked(self):
+        out = os.path.join(self.tmp, "p1.conf")
+        with h.Server(h.profile("protocol-1")) as srv:
+            r = run("capture", "127.0.0.1:%d" % srv.port, "-t", "3", "-o", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("does not speak SSH-2", r.stderr)
+        text = slurp(out)
+        self.assertIn("# PARTIAL CAPTURE", text)
+        self.assertIn("Identification SSH-1.5-OpenSSH_3.9p1", text)
+        self.assertEqual(run("check", out).returncode, 0)
+        # The capture plays what the real server did to a real client.
+        with h.Server(out) as srv:
+            res = h.run_ssh(srv, "true")
+        self.assertIn("Protocol major versions differ: 2 vs. 1", res.err)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import_format_name(import_format_t f)
     case IMPORT_FMT_SSH_AUDIT: return "ssh-audit JSON";
     case IMPORT_FMT_NMAP: return "nmap ssh2-enum-algos/ssh-hostkey output";
     case IMPORT_FMT_ERRORS: return "a client's error lines";
+    case IMPORT_FMT_CAPTURE: return "sshmock capture of the live server";
     case IMPORT_FMT_UNKNOWN: break;
     }
     return "unknown";
@@ -341,6 +342,7 @@ import_parse(const char *text, size_t len, import_t *im, char *err, size_t errle
         }
         return 0;
     case IMPORT_FMT_ERRORS:
+    case IMPORT_FMT_CAPTURE:
     case IMPORT_FMT_UNKNOWN:
         /* No format of its own, but maybe a client's words diagnose knows
          * (dbclient, paramiko, asyncssh, ssh2, libssh): the failure alone. */

@@ -27,7 +27,8 @@ typedef enum {
     IMPORT_FMT_SSHD_T,     /* sshd -T */
     IMPORT_FMT_SSH_AUDIT,  /* ssh-audit -j */
     IMPORT_FMT_NMAP,       /* nmap --script ssh2-enum-algos,ssh-hostkey */
-    IMPORT_FMT_ERRORS      /* another client's error lines (dbclient, paramiko...) */
+    IMPORT_FMT_ERRORS,     /* another client's error lines (dbclient, paramiko...) */
+    IMPORT_FMT_CAPTURE     /* sshmock capture of a live server */
 } import_format_t;
 
 #define IMPORT_MAX_HOSTKEYS 8

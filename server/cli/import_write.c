@@ -210,14 +210,17 @@ import__header(const import_t *im, const char *source, const char *cmdline, util
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    util_buf_printf(o, "# Imported by sshmock import on %s\n# from: %s (%s)\n# command: %s\n",
+    util_buf_printf(o, "# %s on %s\n# from: %s (%s)\n# command: %s\n",
+                    im->format == IMPORT_FMT_CAPTURE ? "Captured by sshmock capture"
+                                                     : "Imported by sshmock import",
                     date, source, import_format_name(im->format), cmdline);
     util_buf_puts(o, "# Each setting names the input line it came from; what the input does not\n"
                      "# say stays at its default (docs/profile-reference.md).\n");
     if (im->notes.len > 0) {
         util_buf_puts(o, im->notes.data);
     }
-    util_buf_printf(o, "\nDescription Imported from %s (%s)%s%s\n", source,
+    util_buf_printf(o, "\nDescription %s %s (%s)%s%s\n",
+                    im->format == IMPORT_FMT_CAPTURE ? "Captured from" : "Imported from", source,
                     import_format_name(im->format), c != NULL ? ": " : "",
                     c != NULL ? c->summary : "");
 }

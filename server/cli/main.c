@@ -15,6 +15,7 @@
 
 #include <sshmock/sshmock.h>
 
+#include "cli/capture.h"
 #include "cli/catalog.h"
 #include "cli/diagnose.h"
 #include "cli/import.h"
@@ -42,6 +43,7 @@ static const char main__usage[] =
     "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
     "  sshmock diagnose FILE               a client's output or log in: the failure, the\n"
     "                                      profile that plays it, the fixes\n"
+    "  sshmock capture HOST[:PORT] [-o F]  a profile of a live server's negotiation surface\n"
     "  sshmock import FILE [-o PROFILE]    a profile from ssh -vvv, PuTTY's log, sshd -T,\n"
     "                                      ssh-audit JSON or nmap output\n"
     "  sshmock --help | --version\n"
@@ -580,6 +582,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "matrix") == 0) {
         return main__matrix(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "capture") == 0) {
+        return capture_main(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "import") == 0) {
         return import_main(argc - 1, argv + 1);
