@@ -556,7 +556,11 @@ class ServerImportTest(unittest.TestCase):
                 with open(src, "w") as f:
                     f.write(text)
                 r = run("import", src, "-o", prof)
-            if r.returncode != 0:
+            # A server that fails part of the probe (dropbear offers
+            # rsa-sha2-256 with no RSA key, then drops that key exchange)
+            # still gives a profile, marked partial: it is compared too.
+            partial = kind == "capture" and r.returncode == 1 and "PARTIAL" in slurp(prof)
+            if r.returncode != 0 and not partial:
                 wrong.append("%s from %s: failed: %s" % (label, kind, r.stderr))
                 continue
             with h.Server(prof) as srv:
