@@ -515,6 +515,31 @@ capture__target(capture_t *c, const char *arg)
     return 0;
 }
 
+/* The banner goes next to the profile (PROFILE.banner), byte for byte,
+ * named by its absolute path so the profile loads from anywhere. */
+static char *
+capture__save_banner(const capture_t *c, const char *out_path)
+{
+    util_buf_t path = UTIL_BUF_INIT;
+    char cwd[4096];
+    FILE *f = NULL;
+
+    if (out_path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL) {
+        util_buf_printf(&path, "%s/", cwd);
+    }
+    util_buf_printf(&path, "%s.banner", out_path);
+    if (path.data == NULL || (f = fopen(path.data, "w")) == NULL) {
+        util_buf_free(&path);
+        return NULL;
+    }
+    fputs(c->im.banner.value, f);
+    if (fclose(f) != 0) {
+        util_buf_free(&path);
+        return NULL;
+    }
+    return path.data;
+}
+
 static int
 capture__write(capture_t *c, const char *out_path, const char *cmdline, int partial)
 {
@@ -522,6 +547,7 @@ capture__write(capture_t *c, const char *out_path, const char *cmdline, int part
     char source[300];
     char err[768];
     FILE *f = stdout;
+    char *banner_file = NULL;
     int rc = -1;
 
     c->im.format = IMPORT_FMT_CAPTURE;
@@ -533,6 +559,10 @@ capture__write(capture_t *c, const char *out_path, const char *cmdline, int part
         util_buf_puts(&c->im.notes, c->problems.data);
     }
     snprintf(source, sizeof source, "%s port %d", c->host, c->port);
+    if (c->im.banner.value != NULL && out_path != NULL) {
+        banner_file = capture__save_banner(c, out_path);
+        c->im.banner_file = banner_file;
+    }
     if (import_write(&c->im, source, cmdline, &text, err, sizeof err) != 0) {
         fprintf(stderr, "sshmock capture: %s\n", err);
         goto out;
@@ -544,6 +574,8 @@ capture__write(capture_t *c, const char *out_path, const char *cmdline, int part
     rc = fwrite(text.data, 1, text.len, f) == text.len ? 0 : -1;
     rc = (f != stdout ? fclose(f) : fflush(f)) == 0 ? rc : -1;
 out:
+    c->im.banner_file = NULL;
+    free(banner_file);
     util_buf_free(&text);
     return rc;
 }

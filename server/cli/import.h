@@ -53,6 +53,7 @@ typedef struct import_s {
     import_val_t login_grace_time;
     import_val_t max_startups;
     import_val_t banner;                      /* the pre-auth banner text */
+    const char *banner_file;                  /* where the writer's caller saved it, or NULL */
     import_val_t fault;                       /* "accept close", ... */
     import_val_t hostkey_rotation;            /* "connection" when the key changed */
     import_val_t failure;                     /* diagnose's class id */

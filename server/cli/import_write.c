@@ -272,7 +272,10 @@ import_write(const import_t *im, const char *source, const char *cmdline, util_b
         import__origin(o, &im->fault);
         util_buf_printf(o, "Fault %s\n", im->fault.value); /* may hold "\nFault ..." */
     }
-    if (im->banner.value != NULL) {
+    if (im->banner.value != NULL && im->banner_file != NULL) {
+        import__origin(o, &im->banner);
+        util_buf_printf(o, "Banner %s\n", im->banner_file);
+    } else if (im->banner.value != NULL) {
         import__origin(o, &im->banner);
         util_buf_puts(o, "# (a pre-auth banner was shown: put its text in a file and add "
                          "\"Banner FILE\")\n");
