@@ -22,6 +22,7 @@ set(sshmock_client_tests
   offers 180
   harden 240
   limits 60
+  ticket 600
 )
 
 while(sshmock_client_tests)

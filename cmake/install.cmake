@@ -73,7 +73,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "mock SSH server that plays how real SSH servers look and fail")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.10), libuv1 (>= 1.40), libssl3")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.10), libuv1 (>= 1.40), libssl3, libjansson4 (>= 2.13)")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-client, python3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "putty-tools, dropbear-bin, python3-paramiko, python3-asyncssh, nodejs")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)

@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
     # build
     build-essential cmake pkg-config
-    libssh-dev libuv1-dev libssl-dev libcmocka-dev
+    libssh-dev libuv1-dev libssl-dev libcmocka-dev libjansson-dev
     # the fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime,
     # which clang only recommends (not installed with --no-install-recommends)
     clang libclang-rt-14-dev

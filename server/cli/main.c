@@ -15,7 +15,10 @@
 
 #include <sshmock/sshmock.h>
 
+#include "cli/capture.h"
 #include "cli/catalog.h"
+#include "cli/diagnose.h"
+#include "cli/import.h"
 #include "cli/probe.h"
 #include "cli/matrix.h"
 #include "profile/clients.h"
@@ -40,6 +43,11 @@ static const char main__usage[] =
     "  sshmock lab [--base-port N]         serve every profile at once, one port each\n"
     "  sshmock probe ADDR:PORT             is an SSH server answering there? (health checks)\n"
     "  sshmock matrix [PROFILE...] [opts]  run real clients against profiles, report\n"
+    "  sshmock diagnose FILE               a client's output or log in: the failure, the\n"
+    "                                      profile that plays it, the fixes\n"
+    "  sshmock capture HOST[:PORT] [-o F]  a profile of a live server's negotiation surface\n"
+    "  sshmock import FILE [-o PROFILE]    a profile from ssh -vvv, PuTTY's log, sshd -T,\n"
+    "                                      ssh-audit JSON or nmap output\n"
     "  sshmock --help | --version\n"
     "\n"
     "PROFILE is a file, or the name of a profile (for example \"legacy-kex-group1\"),\n"
@@ -155,6 +163,18 @@ main__log_nofile(server_t *srv, long nofile)
     log_event(&srv->log, 0, "limits", "open_files", lim, "connections", conns, NULL);
 }
 
+/* "listening on ADDR:PORT", flushed, on stdout and on --ready-fd. */
+static void
+main__say_ready(const server_t *srv, int ready_fd)
+{
+    printf("listening on %s:%d\n", srv->addr, srv->port);
+    fflush(stdout);
+    if (ready_fd >= 0) {
+        dprintf(ready_fd, "listening on %s:%d\n", srv->addr, srv->port);
+        close(ready_fd);
+    }
+}
+
 static int
 main__serve(int argc, char **argv)
 {
@@ -262,12 +282,7 @@ main__serve(int argc, char **argv)
     main__log_nofile(&srv, nofile);
     server_handle_signals(&srv);
     server_warn_exposed(&srv, 1);
-    printf("listening on %s:%d\n", srv.addr, srv.port);
-    fflush(stdout);
-    if (ready_fd >= 0) {
-        dprintf(ready_fd, "listening on %s:%d\n", srv.addr, srv.port);
-        close(ready_fd);
-    }
+    main__say_ready(&srv, ready_fd);
 
     uv_run(loop, UV_RUN_DEFAULT);
     workers_join(&workers);
@@ -675,6 +690,15 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "matrix") == 0) {
         return main__matrix(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "capture") == 0) {
+        return capture_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "import") == 0) {
+        return import_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "diagnose") == 0) {
+        return diagnose_main(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "probe") == 0) {
         return probe_main(argc - 1, argv + 1);
