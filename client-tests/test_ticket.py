@@ -531,15 +531,17 @@ class ServerImportTest(unittest.TestCase):
         if conf:
             got["sshd -T"] = subprocess.run(["/usr/sbin/sshd", "-T", "-f", conf],
                                             capture_output=True, text=True).stdout
-        if shutil.which("ssh-audit"):
-            got["ssh-audit"] = subprocess.run(["ssh-audit", "-j", "127.0.0.1:%d" % port],
-                                              capture_output=True, text=True,
-                                              timeout=60).stdout
-        if shutil.which("nmap"):
-            got["nmap"] = subprocess.run(
-                ["nmap", "-Pn", "-sV", "-p", str(port), "--script",
-                 "ssh2-enum-algos,ssh-hostkey", "127.0.0.1"],
-                capture_output=True, text=True, timeout=120).stdout
+        # scripts/setup.sh installs both: missing, they fail the test, so a
+        # run never passes with two of the five inputs quietly left out.
+        for tool in ("ssh-audit", "nmap"):
+            self.assertTrue(shutil.which(tool), "%s is not installed (scripts/setup.sh)" % tool)
+        got["ssh-audit"] = subprocess.run(["ssh-audit", "-j", "127.0.0.1:%d" % port],
+                                          capture_output=True, text=True,
+                                          timeout=60).stdout
+        got["nmap"] = subprocess.run(
+            ["nmap", "-Pn", "-sV", "-p", str(port), "--script",
+             "ssh2-enum-algos,ssh-hostkey", "127.0.0.1"],
+            capture_output=True, text=True, timeout=120).stdout
         return got
 
     def compare(self, label, port, conf):

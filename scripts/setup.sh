@@ -19,6 +19,8 @@ packages=(
     python3 python3-paramiko python3-asyncssh
     # the Python helper (python/): its pytest example, installed into a venv
     python3-pytest python3-venv python3-pip python3-setuptools
+    # what a support ticket may hold, for sshmock import's tests
+    nmap ssh-audit
     # the peer servers the benchmarks compare against
     openssh-server dropbear-bin
     # tools the test scripts use
