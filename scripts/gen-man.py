@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-COMMANDS = ["serve", "check", "list", "explain", "lab", "matrix"]
+COMMANDS = ["serve", "check", "list", "explain", "lab", "matrix", "probe", "diagnose", "import", "capture"]
 
 
 def esc(text):
