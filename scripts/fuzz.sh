@@ -25,7 +25,7 @@ while getopts "t:j:h" o; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(tap profile fault)
+[ ${#targets[@]} -gt 0 ] || targets=(tap profile fault import)
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "fuzz: clang is not installed (scripts/setup.sh installs clang and libclang-rt-14-dev)" >&2

@@ -200,13 +200,16 @@ profile__resolve_algos(profile__parser_t *ps)
     for (r = 0; r < profile__nkeywords; r++) {
         const profile__keyword_t *kw = &profile__keywords[r];
         algo_kind_t kind = profile__algo_kind(kw);
-        char **slot = PROFILE__SLOT(char *, &ps->full->pub, kw);
+        char **slot = NULL;
         char *resolved = NULL;
         char err[1024];
 
         if (kind == ALGO__COUNT || (kw->flags & PROFILE__F_ALIAS) != 0) {
             continue;
         }
+        /* Only now: a row without a field has no address to compute
+         * (UBSan, found by fuzz_import). */
+        slot = PROFILE__SLOT(char *, &ps->full->pub, kw);
         if (algo_resolve(kind, *slot, &resolved, err, sizeof err) < 0) {
             return profile__fail(ps, ps->seen[r], "%s", err);
         }

@@ -44,5 +44,17 @@ if(SSHMOCK_FUZZ)
     LIBS PkgConfig::LIBSSH PkgConfig::LIBCRYPTO Threads::Threads m)
   target_compile_definitions(fuzz_profile PRIVATE
     SSHMOCK_FUZZ_PROFILE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/profiles")
-  add_custom_target(fuzz DEPENDS fuzz_tap fuzz_fault fuzz_profile)
+  # The ticket importers (import, diagnose) reach most of the code base:
+  # every module but main(), instrumented like the target.
+  file(GLOB_RECURSE sshmock_fuzz_all_sources CONFIGURE_DEPENDS
+       ${CMAKE_CURRENT_SOURCE_DIR}/server/*.c)
+  list(FILTER sshmock_fuzz_all_sources EXCLUDE REGEX "/cli/main\\.c$")
+  sshmock_fuzz_target(import
+    SOURCES ${sshmock_fuzz_all_sources}
+    LIBS PkgConfig::LIBSSH PkgConfig::LIBUV PkgConfig::LIBCRYPTO PkgConfig::JANSSON
+         Threads::Threads m)
+  target_compile_definitions(fuzz_import PRIVATE
+    SSHMOCK_PROFILE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/profiles"
+    SSHMOCK_DRIVER_DIR="${CMAKE_CURRENT_SOURCE_DIR}/client-tests/drivers")
+  add_custom_target(fuzz DEPENDS fuzz_tap fuzz_fault fuzz_profile fuzz_import)
 endif()
