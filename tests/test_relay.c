@@ -369,6 +369,36 @@ test_held_bytes_count_toward_backpressure(void **state)
 }
 
 /* A's peer closes: EOF of C2S, once, after the bytes it sent. */
+/* What goes back to A (the client) is backed up: A is not read either, so
+ * a client that never reads its replies cannot make the other end produce
+ * more of them (bench/abuse.py prelogin-unread: 25.8 MB before, 1.1 MB
+ * after). The other way round, a slow B never stops B's own output. */
+static void
+test_backed_up_replies_stop_reading_the_asker(void **state)
+{
+    rig_t r;
+
+    (void)state;
+    rig_init(&r, 1);
+    relay_set_held(&r.relay, RELAY_S2C, RELAY_HIGH_WATER + 1);
+    assert_true(relay_paused(&r.relay, RELAY_S2C));
+    assert_true(relay_paused(&r.relay, RELAY_C2S));
+    /* Still above low water: both stay paused. */
+    relay_set_held(&r.relay, RELAY_S2C, RELAY_LOW_WATER + 1);
+    assert_true(relay_paused(&r.relay, RELAY_C2S));
+    relay_set_held(&r.relay, RELAY_S2C, 0);
+    assert_false(relay_paused(&r.relay, RELAY_S2C));
+    assert_false(relay_paused(&r.relay, RELAY_C2S));
+    /* B backed up (libssh slow to read): A's bytes wait, B's output to A
+     * goes on. */
+    relay_set_held(&r.relay, RELAY_C2S, RELAY_HIGH_WATER + 1);
+    assert_true(relay_paused(&r.relay, RELAY_C2S));
+    assert_false(relay_paused(&r.relay, RELAY_S2C));
+    relay_set_held(&r.relay, RELAY_C2S, 0);
+    assert_false(relay_paused(&r.relay, RELAY_C2S));
+    rig_free(&r);
+}
+
 static void
 test_eof_reported(void **state)
 {
@@ -487,6 +517,7 @@ main(void)
         cmocka_unit_test(test_small_reads_are_right_sized),
         cmocka_unit_test(test_backpressure_pauses_and_resumes),
         cmocka_unit_test(test_held_bytes_count_toward_backpressure),
+        cmocka_unit_test(test_backed_up_replies_stop_reading_the_asker),
         cmocka_unit_test(test_eof_reported),
         cmocka_unit_test(test_write_error_reported),
         cmocka_unit_test(test_read_error_reported),

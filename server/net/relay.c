@@ -69,16 +69,32 @@ relay__resume(relay_t *r, relay_dir_t dir)
 }
 
 /* Pauses above high water, resumes below low water; between the two the
- * source keeps whatever it was doing. */
+ * source keeps whatever it was doing. A (the client) is the side that asks:
+ * while what goes back to it is backed up, A is not read either, so a
+ * client that sends requests and never reads the replies (SERVICE_REQUEST
+ * after SERVICE_REQUEST) cannot make libssh queue replies without bound.
+ * sshd does the same: it reads from a client only while little is waiting
+ * to be written to it. */
 static void
 relay__check(relay_t *r, relay_dir_t dir)
 {
     size_t waiting = relay__waiting(r, dir);
 
     if (waiting > RELAY_HIGH_WATER) {
-        relay__pause(r, dir);
+        r->backed |= 1u << dir;
     } else if (waiting < RELAY_LOW_WATER) {
-        relay__resume(r, dir);
+        r->backed &= ~(1u << dir);
+    }
+    if (r->backed & (1u << RELAY_S2C)) {
+        relay__pause(r, RELAY_S2C);
+        relay__pause(r, RELAY_C2S);
+        return;
+    }
+    relay__resume(r, RELAY_S2C);
+    if (r->backed & (1u << RELAY_C2S)) {
+        relay__pause(r, RELAY_C2S);
+    } else {
+        relay__resume(r, RELAY_C2S);
     }
 }
 

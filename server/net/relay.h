@@ -16,6 +16,9 @@
  * RELAY_LOW_WATER. A client that never reads therefore stops the relay
  * reading libssh, libssh's socket fills and libssh stops writing: memory
  * stays bounded whether the bytes sit in libuv's queue or in the filter.
+ * A is the side that asks: while what goes back to A is backed up, A is not
+ * read either, so a client cannot pile up replies inside libssh by sending
+ * requests it never reads the answers to.
  */
 #ifndef SSHMOCK_RELAY_H
 #define SSHMOCK_RELAY_H
@@ -53,6 +56,7 @@ typedef struct relay_s {
     void *ud;
     size_t held[2];           /* bytes of dir the filter holds */
     unsigned paused : 2;      /* bit dir: backpressure stopped its source */
+    unsigned backed : 2;      /* bit dir: its destination is above high water */
     unsigned ended : 2;       /* bit dir: its source gave EOF or an error */
 } relay_t;
 
