@@ -382,6 +382,10 @@ sshd__check_disconnect(sshd_t *sd)
     msg = ssh_get_disconnect_message(sd->session);
     if (msg != NULL && strstr(msg, "no disconnect message") == NULL) {
         sshd__close(sd, 1, "client disconnected: %s", msg);
+    } else if (strstr(why, "Received SSH_MSG_DISCONNECT") != NULL) {
+        /* The client said goodbye (ssh: "disconnected by user") and its
+         * FIN has not been read yet: still the client's close. */
+        sshd__close(sd, 1, "client disconnected: %s", why);
     } else if (sd->ops->client_gone(sd->ud)) {
         sshd__close(sd, 1, "connection closed by client");
     } else if (sd->in_kex) {
