@@ -46,6 +46,9 @@ ALLOWED = {
     "legacy-macs-sha1": {"no-common-mac"} | CLOSES,
     "legacy-hostkey-ssh-rsa": {"no-common-hostkey"} | CLOSES,
     "legacy-openssh5": {"no-common-hostkey"} | CLOSES,
+    # asyncssh does not check the host key list: it sees the server close.
+    "legacy-dss-only": {"no-common-hostkey", "closed-during-kex"} | CLOSES,
+    "legacy-hmac-md5": {"no-common-mac"} | CLOSES,
     "hardened": {"no-common-kex", "no-common-cipher", "no-common-mac", "no-common-hostkey"},
     "hostkey-changed": {"hostkey-mismatch", "hostkey-unverified"},
     "corrupt-after-newkeys": {"mac-error"},
@@ -347,7 +350,9 @@ class ImportReproducesTest(unittest.TestCase):
                 continue
             imported = []
             for prof, res in sorted(first.items()):
-                if res.get("skipped"):
+                # A cell sshmock cannot play (the client picks an offer-only
+                # algorithm) has no failure of the server's to reproduce.
+                if res.get("skipped") or res.get("cannot_play"):
                     continue
                 text = (res.get("stdout") or "") + (res.get("stderr") or "")
                 src = os.path.join(self.tmp, "%s--%s.txt" % (prof, client))

@@ -31,16 +31,20 @@ const diag_class_t diag_classes[] = {
     { "protocol-version", "banner", "the server speaks SSH protocol 1 (or not SSH at all)",
       "protocol-1", NULL },
     { "closed-during-kex", "kex", "the server closed the connection after the identifications, "
-      "during key exchange", "closed-after-ident", "closed-after-client-kexinit,hostkeys-missing" },
+      "during key exchange", "closed-after-ident",
+      "closed-after-client-kexinit,hostkeys-missing,legacy-dss-only" },
     { "closed", "unknown", "the server closed the connection; the output does not say at which "
       "stage (run the client with -v)", "closed-after-ident",
       "closed-before-ident,closed-after-client-kexinit,hostkeys-missing,maxstartups" },
     { "no-common-kex", "kex", "no key exchange method in common", "legacy-kex-group1",
       "hardened" },
     { "no-common-cipher", "kex", "no cipher in common", "legacy-ciphers-cbc", "hardened" },
-    { "no-common-mac", "kex", "no MAC in common", "legacy-macs-sha1", NULL },
+    /* legacy-hmac-md5 first: every current client refuses its MACs, where
+     * legacy-macs-sha1's hmac-sha1 fails only hardened client configs, so
+     * an import from words that name no list (dbclient's) plays it. */
+    { "no-common-mac", "kex", "no MAC in common", "legacy-hmac-md5", "legacy-macs-sha1" },
     { "no-common-hostkey", "kex", "no host key algorithm in common", "legacy-hostkey-ssh-rsa",
-      "legacy-openssh5" },
+      "legacy-openssh5,legacy-dss-only" },
     { "weak-algorithm", "kex", "the client refuses the only algorithm the server offers as "
       "too weak", "legacy-kex-group1", NULL },
     { "hostkey-mismatch", "hostkey", "the server's host key is not the one the client knows "

@@ -40,11 +40,34 @@ import__pseudo(const char *name, size_t n)
            (n >= 11 && memcmp(name, "kex-strict-", 11) == 0);
 }
 
+/* An offer-only name the profile keeps, offered exactly as the server did
+ * ("Their offer: ssh-rsa,ssh-dss"): the old algorithms sshmock knows
+ * (ssh-dss, hmac-md5, arcfour...), which no current client picks by
+ * default. Left out: vendor name@domain extensions, and what today's
+ * clients pick first when offered (sntrup761, mlkem, umac), which would
+ * make a server that works with those clients unplayable here. */
+static int
+import__keep_offer_only(algo_kind_t kind, const char *name)
+{
+    char *out = NULL;
+    char err[256];
+    int ok;
+
+    if (strchr(name, '@') != NULL || strstr(name, "sntrup761") != NULL ||
+        strstr(name, "mlkem") != NULL || strncmp(name, "umac-", 5) == 0) {
+        return 0;
+    }
+    ok = algo_resolve(kind, name, &out, err, sizeof err) == 0;
+    free(out);
+    return ok;
+}
+
 static void
 import__algos(const import_t *im, algo_kind_t kind, util_buf_t *o)
 {
     const import_val_t *v = &im->algos[kind];
     util_buf_t ok = UTIL_BUF_INIT;
+    util_buf_t offer = UTIL_BUF_INIT;
     util_buf_t bad = UTIL_BUF_INIT;
     const char *cur = v->value;
     const char *el = NULL;
@@ -60,12 +83,23 @@ import__algos(const import_t *im, algo_kind_t kind, util_buf_t *o)
         }
         memcpy(name, el, n);
         name[n] = '\0';
-        util_buf_t *dst = algo_is_supported(kind, name) ? &ok : &bad;
+        int runnable = algo_is_supported(kind, name);
+        int keep = runnable || import__keep_offer_only(kind, name);
+        util_buf_t *dst = keep ? &ok : &bad;
         util_buf_printf(dst, "%s%s", dst->len > 0 ? "," : "", name);
+        if (keep && !runnable) {
+            util_buf_printf(&offer, "%s%s", offer.len > 0 ? "," : "", name);
+        }
     }
     import__origin(o, v);
-    if (bad.len > 0) {
+    if (bad.len > 0 || offer.len > 0) {
         util_buf_printf(o, "# the server offers exactly: %s\n", v->value);
+    }
+    if (offer.len > 0) {
+        util_buf_printf(o, "# offer-only in this build (offered exactly, never run): %s\n",
+                        offer.data);
+    }
+    if (bad.len > 0) {
         util_buf_printf(o, "# this libssh cannot serve: %s\n", bad.data);
     }
     if (ok.len > 0) {
@@ -75,6 +109,7 @@ import__algos(const import_t *im, algo_kind_t kind, util_buf_t *o)
                         algo_keyword(kind));
     }
     util_buf_free(&ok);
+    util_buf_free(&offer);
     util_buf_free(&bad);
 }
 
