@@ -725,8 +725,16 @@ def main():
     a = ap.parse_args()
 
     if os.geteuid() != 0:
-        print("twins: skipped: needs root (sshd twins run in a private mount namespace "
+        print("skipped twins: needs root (sshd twins run in a private mount namespace "
               "with a throwaway demo account)")
+        return SKIP
+    # Root inside a container may still lack CAP_SYS_ADMIN for a mount
+    # namespace: then no sshd twin can run here.
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        print("skipped twins: cannot make a private mount namespace here (%s)"
+              % (probe.stderr.strip() or "unshare -m failed"))
         return SKIP
     for need in (SSHD, shutil.which("unshare"), shutil.which("ssh-keygen")):
         if not need or not os.path.exists(need):
