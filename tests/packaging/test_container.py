@@ -46,7 +46,9 @@ def container_env_tool():
     """This project's machines provide ../shared/tools/container-env (podman
     with a local Debian 12 base image, no registry needed); look for it
     beside the checkout and above it, or where $SSHMOCK_CONTAINER_ENV says."""
-    cands = [os.environ.get("SSHMOCK_CONTAINER_ENV", "")]
+    # The same library path on every machine of this project: a CI clone
+    # may live anywhere.
+    cands = [os.environ.get("SSHMOCK_CONTAINER_ENV", ""), "/work/shared/tools/container-env"]
     d = TOP
     for _ in range(4):
         d = os.path.dirname(d)
