@@ -20,6 +20,27 @@
 
 #define IMPORT_MAX_INPUT (16u * 1024 * 1024)
 
+int
+import_line_next(const char *text, size_t len, import_line_t *l)
+{
+    const char *nl = NULL;
+    size_t n;
+
+    if (l->cursor >= len) {
+        return 0;
+    }
+    l->p = text + l->cursor;
+    nl = memchr(l->p, '\n', len - l->cursor);
+    n = nl != NULL ? (size_t)(nl - l->p) : len - l->cursor;
+    l->cursor += n + (nl != NULL ? 1 : 0);
+    while (n > 0 && isspace((unsigned char)l->p[n - 1])) { /* CR included */
+        n--;
+    }
+    l->len = n;
+    l->no++;
+    return 1;
+}
+
 /* --- values -------------------------------------------------------------------- */
 
 void

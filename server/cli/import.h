@@ -22,6 +22,18 @@
 #include "profile/algo.h"
 
 
+/* A walk over the lines of an input: import_line_next() fills p/len (the
+ * line without its end and trailing blanks) and no (1-based), 0 at the end.
+ * Start from a zeroed import_line_t. */
+typedef struct import_line_s {
+    const char *p;
+    size_t len;
+    int no;
+    size_t cursor;
+} import_line_t;
+
+int import_line_next(const char *text, size_t len, import_line_t *l);
+
 #define IMPORT_MAX_HOSTKEYS 8
 #define IMPORT_SRC_MAX 200
 

@@ -13,34 +13,6 @@
 #include "cli/import.h"
 #include "base/util.h"
 
-typedef struct import_line_s {
-    const char *p;
-    size_t len;
-    int no;
-    size_t cursor;
-} import_line_t;
-
-static int
-import__next(const char *text, size_t len, import_line_t *l)
-{
-    const char *nl = NULL;
-    size_t n;
-
-    if (l->cursor >= len) {
-        return 0;
-    }
-    l->p = text + l->cursor;
-    nl = memchr(l->p, '\n', len - l->cursor);
-    n = nl != NULL ? (size_t)(nl - l->p) : len - l->cursor;
-    l->cursor += n + (nl != NULL ? 1 : 0);
-    while (n > 0 && (l->p[n - 1] == '\r' || isspace((unsigned char)l->p[n - 1]))) {
-        n--;
-    }
-    l->len = n;
-    l->no++;
-    return 1;
-}
-
 /* The rest of the line after `prefix` when the line (after skip) starts
  * with it, else NULL. */
 static const char *
@@ -184,7 +156,7 @@ import_openssh(const char *text, size_t len, import_t *im)
     int in_peer = 0;
     int in_banner = 0;
 
-    while (import__next(text, len, &l)) {
+    while (import_line_next(text, len, &l)) {
         import__openssh_line(im, &l, &in_peer, &in_banner);
     }
     if (im->algos[ALGO_KEX].value == NULL && im->failure.value == NULL) {
@@ -301,12 +273,12 @@ import_putty(const char *text, size_t len, import_t *im)
     import_line_t next = { NULL, 0, 0, 0 };
     int have_next;
 
-    if (!import__next(text, len, &l)) {
+    if (!import_line_next(text, len, &l)) {
         return 0;
     }
     do {
         next = l;
-        have_next = import__next(text, len, &next);
+        have_next = import_line_next(text, len, &next);
         import__putty_line(im, &l, have_next ? &next : NULL);
         l = next;
     } while (have_next);

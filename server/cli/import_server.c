@@ -15,38 +15,10 @@
 #include "cli/import.h"
 #include "base/util.h"
 
-typedef struct srv_line_s {
-    const char *p;
-    size_t len;
-    int no;
-    size_t cursor;
-} srv_line_t;
-
-static int
-srv__next(const char *text, size_t len, srv_line_t *l)
-{
-    const char *nl = NULL;
-    size_t n;
-
-    if (l->cursor >= len) {
-        return 0;
-    }
-    l->p = text + l->cursor;
-    nl = memchr(l->p, '\n', len - l->cursor);
-    n = nl != NULL ? (size_t)(nl - l->p) : len - l->cursor;
-    l->cursor += n + (nl != NULL ? 1 : 0);
-    while (n > 0 && isspace((unsigned char)l->p[n - 1])) {
-        n--;
-    }
-    l->len = n;
-    l->no++;
-    return 1;
-}
-
 /* --- sshd -T ------------------------------------------------------------------------ */
 
 static void
-srv__sshd_auth(import_t *im, const char *kw, const char *v, size_t n, const srv_line_t *l)
+srv__sshd_auth(import_t *im, const char *kw, const char *v, size_t n, const import_line_t *l)
 {
     static const struct { const char *kw; const char *method; } rows[] = {
         { "pubkeyauthentication", "publickey" },
@@ -72,7 +44,7 @@ srv__sshd_auth(import_t *im, const char *kw, const char *v, size_t n, const srv_
 
 /* sshd's host key file name says its type: ssh_host_ed25519_key. */
 static void
-srv__sshd_hostkey(import_t *im, const char *v, size_t n, const srv_line_t *l)
+srv__sshd_hostkey(import_t *im, const char *v, size_t n, const import_line_t *l)
 {
     static const struct { const char *part; const char *spec; } rows[] = {
         { "ed25519", "ed25519" }, { "ecdsa", "ecdsa-256" }, { "rsa", "rsa-3072" },
@@ -99,10 +71,10 @@ import_sshd_t(const char *text, size_t len, import_t *im)
         { "hostkeyalgorithms", ALGO_HOSTKEY }, { "pubkeyacceptedalgorithms", ALGO_PUBKEY },
         { "pubkeyacceptedkeytypes", ALGO_PUBKEY },
     };
-    srv_line_t l = { NULL, 0, 0, 0 };
+    import_line_t l = { NULL, 0, 0, 0 };
     size_t i;
 
-    while (srv__next(text, len, &l)) {
+    while (import_line_next(text, len, &l)) {
         char kw[64];
         size_t k = strcspn(l.p, " \t\n");
         const char *v = NULL;
@@ -269,7 +241,7 @@ srv__nmap_kind(const char *p, size_t n, algo_kind_t *kind)
 
 /* "|   3072 SHA256:... (RSA)" from ssh-hostkey. */
 static void
-srv__nmap_hostkey(import_t *im, const srv_line_t *l, const char *p, size_t n)
+srv__nmap_hostkey(import_t *im, const import_line_t *l, const char *p, size_t n)
 {
     static const struct { const char *tag; const char *alg; } rows[] = {
         { "(RSA)", "rsa" }, { "(ECDSA)", "ecdsa" }, { "(ED25519)", "ed25519" },
@@ -291,13 +263,13 @@ srv__nmap_hostkey(import_t *im, const srv_line_t *l, const char *p, size_t n)
 int
 import_nmap(const char *text, size_t len, import_t *im)
 {
-    srv_line_t l = { NULL, 0, 0, 0 };
+    import_line_t l = { NULL, 0, 0, 0 };
     algo_kind_t kind = ALGO_KEX;
     int in_list = 0;
     int start_line = 0;
     util_buf_t items = UTIL_BUF_INIT;
 
-    while (srv__next(text, len, &l)) {
+    while (import_line_next(text, len, &l)) {
         const char *p = l.p;
         size_t n = l.len;
         int last = n >= 2 && p[0] == '|' && p[1] == '_';
