@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 
 #include "cli/capture.h"
+#include "cli/dial.h"
 #include "cli/import.h"
 #include "wire/tap.h"
 #include "base/util.h"
@@ -84,50 +85,6 @@ capture__set(import_val_t *v, const char *value, size_t len, const char *src)
     import_val_set(v, value, len, 0, src, strlen(src));
 }
 
-/* A non-blocking connect bounded by the timeout; -1 with *why set. */
-static int
-capture__connect(const capture_t *c, const char **why)
-{
-    struct addrinfo hints;
-    struct addrinfo *res = NULL;
-    char port[16];
-    int fd = -1;
-    int rc;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof port, "%d", c->port);
-    if ((rc = getaddrinfo(c->host, port, &hints, &res)) != 0) {
-        *why = gai_strerror(rc);
-        return -1;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno == EINPROGRESS) {
-        struct pollfd p = { fd, POLLOUT, 0 };
-        int err = 0;
-        socklen_t len = sizeof err;
-        rc = poll(&p, 1, c->timeout * 1000);
-        if (rc == 0) {
-            errno = ETIMEDOUT;
-        } else if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-            errno = 0;
-        } else if (rc > 0) {
-            errno = err;
-        }
-    } else if (fd >= 0) {
-        errno = errno == EINPROGRESS ? 0 : errno;
-    }
-    freeaddrinfo(res);
-    if (fd < 0 || errno != 0) {
-        *why = strerror(errno);
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    return fd;
-}
 
 /* Reads until the server's KEXINIT, a close, an error or the deadline. */
 static void
@@ -204,7 +161,7 @@ capture__raw(capture_t *c)
     const tap_ident_t *id = NULL;
     const tap_kexinit_t *k = NULL;
     tap_t tap;
-    int fd = capture__connect(c, &why);
+    int fd = dial_tcp(c->host, c->port, c->timeout * 1000, &why);
     size_t i;
 
     if (fd < 0) {
@@ -481,38 +438,7 @@ static const char capture__usage[] =
 static int
 capture__target(capture_t *c, const char *arg)
 {
-    const char *colon = strrchr(arg, ':');
-    const char *host = arg;
-    size_t hlen = strlen(arg);
-    char *end = NULL;
-    long port = 22;
-
-    if (arg[0] == '[') { /* [v6addr]:port */
-        const char *close_br = strchr(arg, ']');
-        if (close_br == NULL) {
-            return -1;
-        }
-        host = arg + 1;
-        hlen = (size_t)(close_br - host);
-        colon = close_br[1] == ':' ? close_br + 1 : NULL;
-    } else if (colon != NULL && strchr(arg, ':') != colon) {
-        colon = NULL; /* a bare IPv6 address */
-    } else if (colon != NULL) {
-        hlen = (size_t)(colon - arg);
-    }
-    if (colon != NULL) {
-        port = strtol(colon + 1, &end, 10);
-        if (*end != '\0' || port < 1 || port > 65535) {
-            return -1;
-        }
-    }
-    if (hlen == 0 || hlen >= sizeof c->host) {
-        return -1;
-    }
-    memcpy(c->host, host, hlen);
-    c->host[hlen] = '\0';
-    c->port = (int)port;
-    return 0;
+    return dial_target(arg, 22, c->host, sizeof c->host, &c->port);
 }
 
 /* The banner goes next to the profile (PROFILE.banner), byte for byte,

@@ -1,16 +1,15 @@
 #include "cli/probe.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/util.h"
+#include "cli/dial.h"
 
 #define PROBE_USAGE                                                          \
     "Usage: sshmock probe ADDR:PORT [--timeout SECONDS]\n"                   \
@@ -37,97 +36,26 @@ probe__ms_left(const struct timespec *end)
 }
 
 static int
-probe__split(const char *arg, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon = NULL;
-
-    if (arg[0] == '[') {
-        const char *end = strchr(arg, ']');
-        if (end == NULL || end[1] != ':') {
-            return -1;
-        }
-        snprintf(host, hostlen, "%.*s", (int)(end - arg - 1), arg + 1);
-        colon = end + 1;
-    } else {
-        colon = strrchr(arg, ':');
-        if (colon == NULL) {
-            return -1;
-        }
-        snprintf(host, hostlen, "%.*s", (int)(colon - arg), arg);
-    }
-    snprintf(port, portlen, "%s", colon + 1);
-    return host[0] != '\0' && port[0] != '\0' ? 0 : -1;
-}
-
-/* Connects within the deadline; returns the socket or -1 (errno set). */
-static int
-probe__connect(const char *host, const char *port, const struct timespec *end)
-{
-    struct addrinfo hints;
-    struct addrinfo *res = NULL;
-    struct addrinfo *ai = NULL;
-    int fd = -1;
-    int rc;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "sshmock probe: %s: %s\n", host, gai_strerror(rc));
-        errno = 0;
-        return -1;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        struct pollfd p;
-        int err = 0;
-        socklen_t len = sizeof err;
-
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            break;
-        }
-        p.fd = fd;
-        p.events = POLLOUT;
-        if (errno == EINPROGRESS && poll(&p, 1, (int)(probe__ms_left(end) > 0 ? probe__ms_left(end) : 0)) == 1 &&
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-            break;
-        }
-        if (err != 0) {
-            errno = err;
-        } else if (errno == EINPROGRESS) {
-            errno = ETIMEDOUT;
-        }
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-static int
 probe__run(const char *target, int timeout_s)
 {
     char host[256];
-    char port[32];
+    int port = 0;
+    const char *why = NULL;
     char buf[PROBE_MAX_BYTES + 1];
     size_t have = 0;
     size_t start = 0;   /* the first byte of the line not yet seen whole */
     struct timespec end;
     int fd;
 
-    if (probe__split(target, host, sizeof host, port, sizeof port) != 0) {
+    if (dial_target(target, 0, host, sizeof host, &port) != 0) {
         fprintf(stderr, "sshmock probe: '%s' is not ADDR:PORT\n", target);
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += timeout_s;
-    fd = probe__connect(host, port, &end);
+    fd = dial_tcp(host, port, timeout_s * 1000, &why);
     if (fd < 0) {
-        fprintf(stderr, "sshmock probe: %s: cannot connect: %s\n", target,
-                errno != 0 ? strerror(errno) : "no address");
+        fprintf(stderr, "sshmock probe: %s: cannot connect: %s\n", target, why);
         return 1;
     }
     for (;;) {
