@@ -28,6 +28,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "profile/algo.h"
 #include "profile/profile.h"
 #include "wire/tap.h"
 #include "wire/wire.h"
@@ -899,7 +900,12 @@ test_offer_no_match_sends_exact(void **state)
                           "HostKeyAlgorithms ssh-dss,rsa-sha2-256,ssh-ed25519\n");
     offer_play(&f, &sc, "hmac-sha2-256,hmac-sha1");
     util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
-    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1", "ssh-dss,ssh-ed25519",
+    /* ssh-dss is offer-only where the engine cannot run it; where it can
+     * (the bundled engine) it is offered only with a DSA key, as sshd does,
+     * and this profile has none. */
+    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1",
+                  algo_is_supported(ALGO_HOSTKEY, "ssh-dss") ? "ssh-ed25519"
+                                                             : "ssh-dss,ssh-ed25519",
                   "aes128-ctr,arcfour256,aes256-ctr", "hmac-md5,hmac-md5-96");
     assert_buf_equal(&f.client, &want_c, "exact KEXINIT");
     assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");

@@ -41,7 +41,7 @@ if(SSHMOCK_FUZZ)
        ${CMAKE_CURRENT_SOURCE_DIR}/server/profile/*.c)
   sshmock_fuzz_target(profile
     SOURCES ${sshmock_fuzz_profile_sources} server/wire/fault.c server/base/util.c
-    LIBS PkgConfig::LIBSSH PkgConfig::LIBCRYPTO Threads::Threads m)
+    LIBS sshmock_engine PkgConfig::LIBCRYPTO Threads::Threads m)
   target_compile_definitions(fuzz_profile PRIVATE
     SSHMOCK_FUZZ_PROFILE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/profiles")
   # The ticket importers (import, diagnose) reach most of the code base:
@@ -51,7 +51,7 @@ if(SSHMOCK_FUZZ)
   list(FILTER sshmock_fuzz_all_sources EXCLUDE REGEX "/cli/main\\.c$")
   sshmock_fuzz_target(import
     SOURCES ${sshmock_fuzz_all_sources}
-    LIBS PkgConfig::LIBSSH PkgConfig::LIBUV PkgConfig::LIBCRYPTO PkgConfig::JANSSON
+    LIBS sshmock_engine PkgConfig::LIBUV PkgConfig::LIBCRYPTO PkgConfig::JANSSON
          Threads::Threads m)
   target_compile_definitions(fuzz_import PRIVATE
     SSHMOCK_PROFILE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/profiles"
