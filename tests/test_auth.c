@@ -319,7 +319,9 @@ test_keyboard_interactive_rounds_reach_max(void **state)
     assert_int_equal(req_kbdint(f, "demo").kind, AUTH_VERDICT_KBDINT_PROMPT);
     v = req_kbdint_answer(f, 1, "no");
     assert_int_equal(v.kind, AUTH_VERDICT_CLOSE);
-    assert_true(v.send_disconnect);
+    /* sshd's words and code: reason 2 (protocol error), not libssh's 11. */
+    assert_int_equal(UTIL_DISCONNECT_REASON_OF(v.send_disconnect), UTIL_DISCONNECT_PROTOCOL_ERROR);
+    assert_string_equal(v.reason, "Too many authentication failures");
     fixture_free(f);
 }
 

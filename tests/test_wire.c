@@ -454,9 +454,10 @@ run_action(const stage_point_t *sp, const char *action)
         all_s = all_c = 0;
     } else if (strncmp(action, "disconnect", 10) == 0) {
         if (encrypted) {
-            /* Only libssh can say it now: the owner asks it to. */
+            /* Only libssh can say it now: the owner asks it to, with the
+             * rule's reason code (2), not libssh's default. */
             assert_int_equal(f.closes, 1);
-            assert_int_equal(f.close_disconnect, 1);
+            assert_int_equal(f.close_disconnect, UTIL_DISCONNECT_REASON(2));
             assert_string_equal(f.reason, "bye");
         } else {
             util_buf_t pkt = UTIL_BUF_INIT;

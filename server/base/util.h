@@ -12,6 +12,14 @@
 
 #define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The send_disconnect argument of the close paths (wire, sess, conn):
+ * 0 closes without a DISCONNECT, 1 sends one with the engine's default
+ * reason (11, by application), UTIL_DISCONNECT_REASON(n) one with reason n
+ * (RFC 4253 11.1), where the engine can (sshd_session_shutdown()). */
+#define UTIL_DISCONNECT_REASON(n) (0x100 | ((int)(n) & 0xff))
+#define UTIL_DISCONNECT_REASON_OF(v) (((v) & 0x100) != 0 ? ((v) & 0xff) : 0)
+#define UTIL_DISCONNECT_PROTOCOL_ERROR 2
+
 typedef struct util_buf_s {
     char *data;   /* always NUL-terminated when non-NULL */
     size_t len;

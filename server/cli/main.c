@@ -22,10 +22,12 @@
 #include "cli/probe.h"
 #include "cli/matrix.h"
 #include "profile/clients.h"
+#include "profile/engine.h"
 #include "profile/profile.h"
 #include "net/server.h"
 #include "ssh/hostkey.h"
 #include "net/workers.h"
+#include "wire/offer.h"
 #include "base/util.h"
 
 #define EXIT_RUNTIME 1
@@ -102,6 +104,36 @@ static const char main__check_usage[] =
     "its resolved value (defaults included), like sshd -T. Errors are printed\n"
     "as FILE:LINE: message, and the exit status is 2.\n";
 
+/* Which engine plays the profile, and what it cannot play: with the system
+ * libssh, the general limits, then what they mean for this profile. */
+static void
+main__check_engine(const profile_t *p, FILE *f)
+{
+    const char *limits = engine_limits();
+    const char *line = limits;
+
+    fprintf(f, "# engine: %s\n", engine_description());
+    while (*line != '\0') {
+        const char *nl = strchr(line, '\n');
+        int n = nl != NULL ? (int)(nl - line) : (int)strlen(line);
+
+        fprintf(f, "# engine cannot play: %.*s\n", n, line);
+        line += n + (nl != NULL ? 1 : 0);
+    }
+    if (limits[0] == '\0') {
+        return;
+    }
+    if (p->identification != NULL && strncmp(p->identification, "SSH-1.99-", 9) == 0 &&
+        !engine_sends_identification(p->identification)) {
+        fprintf(f, "# engine: this profile's Identification %s is played up to key "
+                "exchange only\n", p->identification);
+    }
+    if (!offer_strict_kex(p) && !engine_controls_strict_kex()) {
+        fprintf(f, "# engine: this profile's server offers no strict-kex marker, but "
+                "this engine adds kex-strict-s-v00@openssh.com where key exchange runs\n");
+    }
+}
+
 static int
 main__check(int argc, char **argv)
 {
@@ -128,6 +160,7 @@ main__check(int argc, char **argv)
         return EXIT_USAGE;
     }
     profile_print(p, stdout);
+    main__check_engine(p, stdout);
     profile_free(p);
     free(path);
     return 0;
@@ -660,8 +693,9 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("sshmock %s (libssh %s, libuv %s, %s)\n", SSHMOCK_VERSION, ssh_version(0),
-               uv_version_string(), OpenSSL_version(OPENSSL_VERSION));
+        printf("sshmock %s (engine: %s; libssh %s, libuv %s, %s)\n", SSHMOCK_VERSION,
+               engine_description(), ssh_version(0), uv_version_string(),
+               OpenSSL_version(OPENSSL_VERSION));
         return 0;
     }
     if (strcmp(argv[1], "serve") == 0) {

@@ -354,6 +354,7 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
     c->close_requested = 1;
     c->closed_by = by;
     c->send_disconnect = send_disconnect != 0;
+    sshd_set_disconnect_reason(&c->sshd, send_disconnect);
     va_start(ap, fmt);
     vsnprintf(c->close_reason, sizeof c->close_reason, fmt, ap);
     va_end(ap);

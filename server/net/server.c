@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "profile/engine.h"
 #include "ssh/auth.h"
 #include "ssh/sshd.h"
 
@@ -418,7 +419,7 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     s->exposed = server__exposed(&bound);
     snprintf(portstr, sizeof portstr, "%d", s->port);
     log_event(&s->log, 0, "listen", "addr", s->addr, "port", portstr, "file",
-              s->profile->path, NULL);
+              s->profile->path, "engine", engine_description(), NULL);
     return 0;
 }
 

@@ -404,10 +404,10 @@ auth_decide(const sess_t *s, auth_state_t *st, const auth_request_t *rq, auth_ve
               rq->has_signature && !rq->signature_ok ? "bad signature" : NULL);
     if (st->failures >= p->max_auth_tries) {
         SESS_LOG(s, "max_auth_tries", "user", st->user, NULL);
-        /* sshd sends reason 2 (protocol error); libssh 0.10's
-         * ssh_disconnect() can only send reason 11 (by application), with
-         * our text. See docs/limitations in the README. */
-        auth__close(v, 1, "Too many authentication failures");
+        /* sshd sends reason 2 (protocol error) with this text; so does the
+         * bundled engine (the system's libssh 0.10 can only send 11). */
+        auth__close(v, UTIL_DISCONNECT_REASON(UTIL_DISCONNECT_PROTOCOL_ERROR),
+                    "Too many authentication failures");
         return;
     }
     v->kind = AUTH_VERDICT_FAILURE;

@@ -87,7 +87,8 @@ typedef struct auth_verdict_s {
     auth_verdict_kind_t kind;
     int methods;               /* SSH_AUTH_METHOD_* mask, FAILURE and PARTIAL */
     int send_banner;           /* send the profile's Banner before the answer */
-    int send_disconnect;       /* CLOSE: with a DISCONNECT saying reason */
+    int send_disconnect;       /* CLOSE: with a DISCONNECT saying reason (0, 1 or
+                                * UTIL_DISCONNECT_REASON(code), base/util.h) */
     const char *reason;        /* CLOSE */
 } auth_verdict_t;
 

@@ -11,6 +11,33 @@
 
 #include "base/util.h"
 #include "profile/algo.h"
+#include "profile/engine.h"
+#include "wire/offer.h"
+
+/* The engine (profile/engine.h): each patch of the bundled libssh that
+ * adds an API defines a LIBSSH_SSHMOCK_* macro, tested here, so the system
+ * engine still builds and keeps the behaviour it had. */
+
+void
+sshd_set_disconnect_reason(sshd_t *sd, int send_disconnect)
+{
+    sd->disconnect_reason = UTIL_DISCONNECT_REASON_OF(send_disconnect);
+}
+
+/* After ssh_bind_accept_fd(), before key exchange: what the profile decides
+ * that the bind cannot carry. */
+static void
+sshd__session_setup(sshd_t *sd, const profile_t *p)
+{
+#ifdef LIBSSH_SSHMOCK_STRICT_KEX_CONTROL
+    /* The marker follows the played server (wire/offer.c): a server that
+     * predates Terrapin offers none. */
+    ssh_server_set_strict_kex(sd->session, offer_strict_kex(p));
+#else
+    (void)sd;
+    (void)p;
+#endif
+}
 
 int
 sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
@@ -71,11 +98,18 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
         free(serve);
     }
 
-    /* libssh always sends "SSH-2.0-" followed by its banner option, so an
-     * identification of that form is given to libssh as is. Any other form
-     * (SSH-1.99, SSH-1.5, text before it) is played by the wire tap. */
-    if (p->identification != NULL && strncmp(p->identification, "SSH-2.0-", 8) == 0) {
-        if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_BANNER, p->identification + 8) != SSH_OK) {
+    /* libssh sends "SSH-2.0-" followed by its banner option, so an
+     * identification of that form is given to libssh as is; the bundled
+     * engine also sends a whole "SSH-1.99-..." line (patch 004), so the key
+     * exchange hashes what the client saw. Any other form (SSH-1.5) is
+     * played by the wire tap. */
+    if (p->identification != NULL && engine_sends_identification(p->identification)) {
+        const char *banner = p->identification + 8;
+
+        if (strncmp(p->identification, "SSH-2.0-", 8) != 0) {
+            banner = p->identification;
+        }
+        if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_BANNER, banner) != SSH_OK) {
             snprintf(err, errlen, "%s: Identification: libssh refused it", p->path);
             goto fail;
         }
@@ -220,6 +254,9 @@ sshd__accept_fresh(sshd_t *sd)
     if (rc != SSH_OK && ssh_get_fd(sd->session) != sd->fd) {
         close(sd->fd);
     }
+    if (rc == SSH_OK) {
+        sshd__session_setup(sd, p);
+    }
     ssh_bind_free(b);
     hostkey_set_free(&sd->keyjob_keys);
     return rc == SSH_OK ? 0 : SSHMOCK_ELIBSSH;
@@ -311,6 +348,7 @@ sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bin
                      ssh_get_error(bind), NULL);
             return SSHMOCK_ELIBSSH;
         }
+        sshd__session_setup(sd, p);
     }
     ssh_set_blocking(sd->session, 0);
     /* Installed before key exchange: messages that arrive in the same read as
@@ -532,6 +570,12 @@ sshd_session_shutdown(sshd_t *sd, const char *disconnect_reason, uv_close_cb clo
     }
     if (disconnect_reason != NULL && ssh_is_connected(sd->session)) {
         ssh_session_set_disconnect_message(sd->session, disconnect_reason);
+#ifdef LIBSSH_SSHMOCK_DISCONNECT_CODE
+        if (sd->disconnect_reason != 0) {
+            ssh_disconnect_code(sd->session, (uint32_t)sd->disconnect_reason, NULL);
+            return;
+        }
+#endif
         ssh_disconnect(sd->session);
     } else {
         ssh_silent_disconnect(sd->session);

@@ -77,6 +77,7 @@ typedef struct sshd_s {
     int keyjob_orphan;       /* shut down meanwhile: the keys are dropped */
     int poll_closed;         /* closed while the job ran: closed_cb waits */
     uv_close_cb closed_cb;
+    int disconnect_reason;   /* 0: the engine's default; else the code */
 } sshd_t;
 
 /* A configured ssh_bind: algorithms, identification, host keys. The keys
@@ -103,6 +104,12 @@ ssh_session sshd_session(const sshd_t *sd);
  * disconnect, saying disconnect_reason when it is not NULL, and so closes
  * libssh's end of the socketpair. */
 void sshd_session_shutdown(sshd_t *sd, const char *disconnect_reason, uv_close_cb closed_cb);
+
+/* The reason code the DISCONNECT of sshd_session_shutdown() carries:
+ * send_disconnect as the close paths pass it (base/util.h
+ * UTIL_DISCONNECT_REASON). An engine without ssh_disconnect_code() always
+ * sends 11 (by application). */
+void sshd_set_disconnect_reason(sshd_t *sd, int send_disconnect);
 
 /* Frees the session; after the poll handle has closed. */
 void sshd_session_free(sshd_t *sd);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "profile/algo.h"
+#include "profile/engine.h"
 #include "wire/offer.h"
 
 #define WIRE_LOG(w, event, ...) log_event((w)->log, (w)->id, (event), __VA_ARGS__)
@@ -69,8 +70,10 @@ wire_init(wire_t *w, const profile_t *p, log_t *log, uint64_t id, size_t unauth,
     w->log = log;
     w->id = id;
     tap_init(&w->tap, wire__on_tap, w);
+    /* What the engine cannot send itself (SSH-1.5; SSH-1.99 with the
+     * system engine) is rewritten on its way to the client. */
     w->ident_rewrite = p->identification != NULL &&
-                       strncmp(p->identification, "SSH-2.0-", 8) != 0;
+                       !engine_sends_identification(p->identification);
     /* A server without host keys dies in key exchange whatever it offers
      * (wire__act_on_event): its offer is libssh's, as before. */
     w->offer_state = p->hostkey_none ? WIRE_OFFER_DONE : WIRE_OFFER_COLLECT;
@@ -329,9 +332,10 @@ wire__run_rule(wire_t *w, const fault_rule_t *r)
             util_buf_free(&pkt);
             wire__hang_up(w, WIRE_HANGUP_FIN, "fault: disconnect at %s", stage);
         } else {
-            /* Once keys are in use only libssh can say it, and libssh 0.10
-             * always sends reason 11 (SSH_DISCONNECT_BY_APPLICATION). */
-                    w->ops->close(w->ud, 1, r->data);
+            /* Once keys are in use only the engine can say it: with any
+             * code in the bundled engine, reason 11 (by application) in
+             * the system's libssh 0.10. */
+            w->ops->close(w->ud, UTIL_DISCONNECT_REASON(r->n), r->data);
         }
         return 1;
     default:
