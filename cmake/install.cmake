@@ -30,6 +30,19 @@ install(TARGETS sshmock RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS sshmock_core ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES include/sshmock/sshmock.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sshmock)
 
+# The bundled engine is a static libssh.a of our own build: it is installed
+# beside libsshmock.a under a name of its own, so it never shadows the
+# system's libssh.
+if(SSHMOCK_ENGINE STREQUAL "bundled")
+  install(FILES ${SSHMOCK_ENGINE_STATIC_LIB} DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          RENAME libsshmock-engine.a)
+  set(SSHMOCK_PC_REQUIRES "libuv >= 1.40, libcrypto >= 3.0, zlib")
+  set(SSHMOCK_PC_ENGINE_LIBS "-lsshmock-engine ")
+else()
+  set(SSHMOCK_PC_REQUIRES "libssh >= 0.10, libuv >= 1.40, libcrypto >= 3.0")
+  set(SSHMOCK_PC_ENGINE_LIBS "")
+endif()
+
 # pkg-config: libsshmock.a is static, so its dependencies are public.
 file(RELATIVE_PATH sshmock_pc_up "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 set(SSHMOCK_PC_PREFIX "\${pcfiledir}/${sshmock_pc_up}")
@@ -73,7 +86,13 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "mock SSH server that plays how real SSH servers look and fail")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.10), libuv1 (>= 1.40), libssl3, libjansson4 (>= 2.13)")
+# The bundled engine is linked in statically: no libssh-4, but its zlib.
+# libssh-4 stays for sshmock-libssh-client (the real libssh client).
+if(SSHMOCK_ENGINE STREQUAL "bundled")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.10), libuv1 (>= 1.40), libssl3, zlib1g, libjansson4 (>= 2.13)")
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.10), libuv1 (>= 1.40), libssl3, libjansson4 (>= 2.13)")
+endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-client, python3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "putty-tools, dropbear-bin, python3-paramiko, python3-asyncssh, nodejs")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)

@@ -11,6 +11,9 @@ packages=(
     # build
     build-essential cmake pkg-config
     libssh-dev libuv1-dev libssl-dev libcmocka-dev libjansson-dev
+    # the bundled engine (cmake/engine.cmake): libssh's own build needs
+    # zlib's headers, our patches need patch, the download needs curl
+    zlib1g-dev patch curl
     # the fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime,
     # which clang only recommends (not installed with --no-install-recommends)
     clang libclang-rt-14-dev
@@ -66,8 +69,40 @@ else
     echo "setup: all packages present" >&2
 fi
 
-# node's ssh2 client, for the client matrix (from the npm registry).
 here=$(cd "$(dirname "$0")/.." && pwd)
+
+# The bundled engine's source (cmake/engine.cmake), fetched now so that
+# builds and tests need no network: the same URL, file name, cache directory
+# and SHA-256 as the CMake code, which checks it again on every configure.
+engine_url=$(sed -n 's|^set(sshmock_libssh_url \(.*\)/\${sshmock_libssh_file})$|\1|p' "$here/cmake/engine.cmake")
+engine_ver=$(sed -n 's|^set(sshmock_libssh_version \(.*\))$|\1|p' "$here/cmake/engine.cmake")
+engine_sha=$(sed -n 's|^set(sshmock_libssh_sha256 \([0-9a-f]*\))$|\1|p' "$here/cmake/engine.cmake")
+engine_file="libssh_${engine_ver}.orig.tar.xz"
+if [ -n "${SSHMOCK_ENGINE_CACHE:-}" ]; then
+    engine_cache=$SSHMOCK_ENGINE_CACHE
+elif [ -n "${HOME:-}" ]; then
+    engine_cache=$HOME/.cache/sshmock
+else
+    engine_cache=$here/engine/cache
+fi
+if [ -z "$engine_url" ] || [ -z "$engine_ver" ] || [ -z "$engine_sha" ]; then
+    echo "setup: cannot read the engine's URL, version and SHA-256 from cmake/engine.cmake" >&2
+    exit 1
+fi
+if ! echo "$engine_sha  $engine_cache/$engine_file" | sha256sum -c --status 2>/dev/null; then
+    echo "setup: downloading the engine's source $engine_url/$engine_file" >&2
+    mkdir -p "$engine_cache"
+    if ! curl -fsSL --retry 3 -o "$engine_cache/$engine_file.part" "$engine_url/$engine_file" ||
+       ! echo "$engine_sha  $engine_cache/$engine_file.part" | sha256sum -c --status; then
+        rm -f "$engine_cache/$engine_file.part"
+        echo "setup: could not fetch $engine_file with SHA-256 $engine_sha; configure will" \
+             "try again, or build with cmake -DSSHMOCK_ENGINE=system" >&2
+    else
+        mv "$engine_cache/$engine_file.part" "$engine_cache/$engine_file"
+    fi
+fi
+
+# node's ssh2 client, for the client matrix (from the npm registry).
 if [ -f "$here/client-tests/node/package.json" ] && [ ! -d "$here/client-tests/node/node_modules/ssh2" ]; then
     echo "setup: npm install (client-tests/node)" >&2
     (cd "$here/client-tests/node" && npm install --no-audit --no-fund --loglevel=error) \
