@@ -20,6 +20,7 @@ set(sshmock_client_tests
   wire_timers 60
   auth_hardening 120
   offers 180
+  engine 120
   harden 240
   limits 60
   ticket 600
@@ -35,7 +36,7 @@ while(sshmock_client_tests)
   set_tests_properties(${name} PROPERTIES
     TIMEOUT ${timeout}
     SKIP_RETURN_CODE 77
-    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1;SSHMOCK_ENGINE=${SSHMOCK_ENGINE}"
     LABELS client)
 endwhile()
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "profile/engine.h"
 
 /* How long a closing connection may take to hand its last bytes (a
  * DISCONNECT, say) to a client that does not read them. */
@@ -20,9 +21,9 @@
 
 #define CONN_OF(ptr, member) ((conn_t *)(void *)((char *)(ptr) - offsetof(conn_t, member)))
 
-/* The identification libssh sends: "SSH-2.0-" and its banner option, which
- * sshd_bind_new() sets from an SSH-2.0 Identification; else its default
- * (the wire then rewrites it, as it rewrites libssh's). */
+/* The identification libssh sends: the profile's where the engine sends it
+ * (sshd_bind_new(): SSH-2.0, and SSH-1.99 with the bundled engine); else its
+ * default (the wire then rewrites it, as it rewrites libssh's). */
 #define CONN_IDENT_MAX 256
 
 static size_t
@@ -31,7 +32,7 @@ conn__ident_line(const conn_t *c, char *out, size_t outlen)
     const char *id = c->srv->profile->identification;
     int n;
 
-    if (id != NULL && strncmp(id, "SSH-2.0-", 8) == 0) {
+    if (id != NULL && engine_sends_identification(id)) {
         n = snprintf(out, outlen, "%s\r\n", id);
     } else {
         n = snprintf(out, outlen, "SSH-2.0-libssh_%d.%d.%d\r\n", LIBSSH_VERSION_MAJOR,
