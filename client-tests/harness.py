@@ -268,6 +268,15 @@ class ClientResult:
             self.rc, self.out, self.err, ", error=%r" % self.error if self.error else "")
 
 
+def engine():
+    """"bundled" or "system": the engine the build under test uses (CTest
+    passes SSHMOCK_ENGINE; run by hand, the binary's --version says)."""
+    if os.environ.get("SSHMOCK_ENGINE"):
+        return os.environ["SSHMOCK_ENGINE"]
+    r = subprocess.run([SSHMOCK, "--version"], capture_output=True, text=True, timeout=10)
+    return "bundled" if "engine: bundled" in r.stdout else "system"
+
+
 def have(program):
     return shutil.which(program) is not None
 

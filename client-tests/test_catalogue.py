@@ -118,8 +118,13 @@ class CatalogueTest(unittest.TestCase):
             self.diagnosis(srv, "server_host_key_algorithms", "-oHostKeyAlgorithms=+ssh-dss")
             r = h.run_ssh(srv, "echo hello", password="demo",
                           options=["HostKeyAlgorithms=+ssh-dss"])
-            self.fails(r, "sshmock cannot play host key type ssh-dss (offer-only in this build)")
-            srv.wait_events(lambda e: e["event"] == "cannot_play" and e["algorithm"] == "ssh-dss")
+            if h.engine() == "system":
+                self.fails(r, "sshmock cannot play host key type ssh-dss (offer-only in this build)")
+                srv.wait_events(lambda e: e["event"] == "cannot_play"
+                                and e["algorithm"] == "ssh-dss")
+            else:
+                # The bundled engine has DSA: the documented fix logs in.
+                self.connects(r)
 
     def test_legacy_openssh5(self):
         with h.Server(h.profile("legacy-openssh5")) as srv:

@@ -59,6 +59,7 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
           offsetof(profile_t, pubkey_accepted_algorithms), ALGO_PUBKEY },
     };
     ssh_bind b = NULL;
+    size_t skipped = 0;
     bool process_config = false;
     int verbosity = SSH_LOG_NOLOG;
     size_t i;
@@ -116,7 +117,17 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
     }
 
     for (i = 0; i < keys->n; i++) {
-        ssh_key k = ssh_key_dup(keys->keys[i].key);
+        ssh_key k = NULL;
+
+        /* A DSA key the engine cannot run (the system libssh is built
+         * without DSA) is left out: ssh-dss is then offer-only, played
+         * exactly on the wire, as in a profile without the key. */
+        if (ssh_key_type(keys->keys[i].key) == SSH_KEYTYPE_DSS &&
+            !algo_is_supported(ALGO_HOSTKEY, "ssh-dss")) {
+            skipped++;
+            continue;
+        }
+        k = ssh_key_dup(keys->keys[i].key);
         if (k == NULL || ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, k) != SSH_OK) {
             ssh_key_free(k);
             snprintf(err, errlen, "%s: HostKey %s: libssh refused it", p->path,
@@ -124,6 +135,18 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
             goto fail;
         }
         /* The bind owns k now. */
+    }
+    if (skipped > 0 && skipped == keys->n) {
+        /* libssh cannot start a session without a key. This one is never
+         * offered: every host key name of the profile is offer-only. */
+        ssh_key k = NULL;
+
+        if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &k) != SSH_OK ||
+            ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, k) != SSH_OK) {
+            ssh_key_free(k);
+            snprintf(err, errlen, "%s: HostKey: no key this engine can use", p->path);
+            goto fail;
+        }
     }
     *out = b;
     return 0;
