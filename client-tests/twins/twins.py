@@ -65,6 +65,7 @@ KEYGEN = {  # HostKey generate:TYPE -> ssh-keygen arguments
     "rsa-2048": ["-t", "rsa", "-b", "2048"],
     "rsa-3072": ["-t", "rsa", "-b", "3072"],
     "rsa-4096": ["-t", "rsa", "-b", "4096"],
+    "dsa": ["-t", "dsa"],   # sshd 9.2 still loads DSA host keys
 }
 DEFAULT_HOSTKEYS = ["ed25519", "rsa-3072", "ecdsa-256"]
 

@@ -99,6 +99,11 @@ import_hostkey_spec(const char *alg, int bits, char *buf, size_t size)
         snprintf(buf, size, "rsa-%d", bits >= 1024 && bits <= 16384 ? bits : 3072);
         return buf;
     }
+    /* DSA keys have one size (1024) in SSH. Playable with the bundled
+     * engine; callers ask algo_is_supported() first. */
+    if (strcmp(alg, "ssh-dss") == 0 || strcasecmp(alg, "dsa") == 0) {
+        return "dsa";
+    }
     return NULL;
 }
 
