@@ -643,7 +643,10 @@ conn__sess_init(conn_t *c)
 static void
 conn__sshd_kex_done(void *ud)
 {
-    conn_set_state(ud, CONN_AUTH);
+    conn_t *c = ud;
+
+    conn_set_state(c, CONN_AUTH);
+    wire_compact(&c->wire); /* what was agreed is logged: the offers can go */
 }
 
 static int

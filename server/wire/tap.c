@@ -239,6 +239,30 @@ tap_free(tap_t *tap)
     }
 }
 
+void
+tap_compact(tap_t *tap)
+{
+    size_t i;
+
+    for (i = 0; tap != NULL && i < TAP_DIR__COUNT; i++) {
+        tap_dirstate_t *ds = tap->dir[i];
+
+        if (ds == NULL || ds->phase != TAP_PHASE_ENCRYPTED) {
+            continue;
+        }
+        util_buf_free(&ds->unit);
+        util_buf_free(&ds->scratch);
+        util_buf_free(&ds->pre_ident);
+        util_buf_free(&ds->hassh_algorithms);
+        free(ds->kexinit_store);
+        ds->kexinit_store = NULL;
+        memset(&ds->kexinit, 0, sizeof ds->kexinit);
+        ds->has_kexinit = 0;
+        free(ds->msg_count);
+        ds->msg_count = NULL;
+    }
+}
+
 /* A direction never fed reads as a fresh one. */
 static const tap_dirstate_t tap__fresh;
 

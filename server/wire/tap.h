@@ -241,6 +241,14 @@ tap_init(tap_t *tap, tap_event_cb cb, void *userdata);
 void
 tap_free(tap_t *tap);
 
+/* Frees what only the cleartext phase needed in each direction that is
+ * encrypted now (its KEXINIT and HASSH, its message counts, its buffers):
+ * after the key exchange a connection keeps only byte counts, phases and
+ * identifications. tap_kexinit() and tap_msg_count() then report nothing
+ * for those directions. */
+void
+tap_compact(tap_t *tap);
+
 /* Feeds bytes of one direction. Consumes up to and including the last byte
  * of the next event (reported before this returns), or all of data when no
  * event completes in it. Returns how many bytes it consumed: always at
