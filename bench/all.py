@@ -242,7 +242,7 @@ def rate_rows(peers, n, c, workers):
             kh = os.path.join(peers.tmp, "kh-rate-%d" % srv.port)
             handshakes(srv.port, kh, 4, 2)
             ok, wall = handshakes(srv.port, kh, n, c)
-            out[label] = (n / wall, ok)
+            out[label] = (ok / wall, ok)  # refused ones are not handshakes
         finally:
             srv.stop()
         progress("rate %s: %s" % (label, out[label]))
