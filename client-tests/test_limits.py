@@ -9,7 +9,8 @@ must work.
 
 A connection that has not spoken yet costs the server one descriptor (no
 socketpair, no libssh session), and still gets our identification at
-once. With --workers 2 every worker counts in the same MaxStartups.
+once. With --workers 2 every worker counts in the same MaxStartups, and a
+SIGHUP moves every worker to the new profile.
 
 Run: /usr/bin/python3 client-tests/test_limits.py --sshmock build/sshmock
 """
@@ -162,6 +163,58 @@ class Workers(unittest.TestCase):
                     break
                 time.sleep(0.3)
             self.assertEqual((res.rc, res.out), (0, "hello\n"), repr(res))
+
+    RELOAD_PROFILE = ("Description reload across workers, generation {gen}\n"
+                      "HostKey generate:ed25519\nPasswordAuthentication yes\n"
+                      "Account demo demo\n"
+                      "ExecResponse generation 0 \"profile {gen}\\n\"\n")
+
+    def test_sighup_reloads_every_worker(self):
+        # Each of 16 new clients lands on whichever worker the kernel picks
+        # (SO_REUSEPORT hashes the source port): all 16 on one of two
+        # workers happens once in 32,768 runs; every one must meet the new
+        # profile, and the client that was open keeps the old one.
+        import paramiko
+        import signal
+        import tempfile
+
+        def client(srv):
+            c = paramiko.SSHClient()
+            c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+            c.connect(srv.host, port=srv.port, username="demo", password="demo", timeout=10,
+                      banner_timeout=10, auth_timeout=10, look_for_keys=False,
+                      allow_agent=False)
+            return c
+
+        def generation(c):
+            _, out, _ = c.exec_command("generation", timeout=10)
+            return out.read().decode()
+
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "reload.conf")
+            with open(path, "w") as f:
+                f.write(self.RELOAD_PROFILE.format(gen=1))
+            with h.Server(path, extra_args=["--workers", "2"]) as srv:
+                old = [client(srv) for _ in range(4)]
+                try:
+                    self.assertEqual([generation(c) for c in old], ["profile 1\n"] * 4)
+                    with open(path, "w") as f:
+                        f.write(self.RELOAD_PROFILE.format(gen=2))
+                    os.kill(srv.pid, signal.SIGHUP)
+                    srv.wait_event(lambda e: e.get("event") == "reloaded", timeout=10)
+                    self.assertIsNone(srv.proc.poll(), "SIGHUP ended the server")
+                    seen = []
+                    for _ in range(16):
+                        c = client(srv)
+                        try:
+                            seen.append(generation(c))
+                        finally:
+                            c.close()
+                    self.assertEqual(seen, ["profile 2\n"] * 16)
+                    self.assertEqual([generation(c) for c in old], ["profile 1\n"] * 4)
+                finally:
+                    for c in old:
+                        c.close()
 
     def test_both_workers_serve(self):
         h.require("ssh", "openssh-client")

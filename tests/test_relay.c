@@ -509,6 +509,47 @@ test_start_one_end_then_the_other(void **state)
     rig_free(&r);
 }
 
+/* sshmock makes B (libssh's socketpair) only at the client's first byte:
+ * until then the relay has no B at all. Held bytes of S2C (a delay fault
+ * on our identification) still count and stop A; a write to the missing B
+ * is dropped, not a crash; once B is set it is relayed like any end. */
+static void
+test_end_b_set_later(void **state)
+{
+    rig_t r;
+    util_buf_t got_a = UTIL_BUF_INIT;
+    char *buf = NULL;
+    size_t off = 0;
+    int i;
+
+    (void)state;
+    rig_init(&r, -1);
+    relay_init(&r.relay, (uv_stream_t *)&r.a, NULL, &rig_ops, &r);
+    assert_int_equal(relay_start_one(&r.relay, RELAY_C2S), 0);
+    relay_set_held(&r.relay, RELAY_S2C, RELAY_HIGH_WATER + 1);
+    assert_true(relay_paused(&r.relay, RELAY_C2S));
+    assert_true(relay_paused(&r.relay, RELAY_S2C));
+    buf = malloc(5);
+    assert_non_null(buf);
+    memcpy(buf, "hello", 5);
+    assert_int_equal(relay_write(&r.relay, RELAY_C2S, buf, 5), UV_ECANCELED);
+    relay_set_held(&r.relay, RELAY_S2C, 0);
+    assert_false(relay_paused(&r.relay, RELAY_C2S));
+    /* B comes, as conn makes it, and its bytes reach A. */
+    relay_set_end(&r.relay, RELAY_S2C, (uv_stream_t *)&r.b);
+    assert_int_equal(relay_start_one(&r.relay, RELAY_S2C), 0);
+    put(r.b_peer, (const uint8_t *)"late", 4, &off);
+    for (i = 0; i < 200 && got_a.len < 4; i++) {
+        rig_turn(&r);
+        get(r.a_peer, &got_a);
+    }
+    assert_int_equal(got_a.len, 4);
+    assert_memory_equal(got_a.data, "late", 4);
+    assert_int_equal(r.errors[RELAY_C2S][RELAY_OP_WRITE], 0);
+    util_buf_free(&got_a);
+    rig_free(&r);
+}
+
 int
 main(void)
 {
@@ -522,6 +563,7 @@ main(void)
         cmocka_unit_test(test_write_error_reported),
         cmocka_unit_test(test_read_error_reported),
         cmocka_unit_test(test_start_one_end_then_the_other),
+        cmocka_unit_test(test_end_b_set_later),
     };
 
     signal(SIGPIPE, SIG_IGN); /* a write to a closed peer must fail, not kill */

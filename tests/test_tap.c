@@ -1087,7 +1087,7 @@ test_packet_length_largest_accepted(void **state)
     assert_int_equal(r.last_payload_len, 34991);
     assert_memory_equal(r.last_payload.data, payload.data, payload.len);
     /* memory stays bounded by one packet */
-    assert_true(tap.dir[TAP_DIR_S2C].unit.cap <= 65536);
+    assert_true(tap.dir[TAP_DIR_S2C]->unit.cap <= 65536);
     tap_free(&tap);
     rec_free(&r);
 
@@ -1440,6 +1440,44 @@ test_pre_ident_line_limits(void **state)
     tap_free(&tap);
     rec_free(&r);
     util_buf_free(&b);
+}
+
+/* A connection whose client has not spoken has only the server's side: the
+ * other direction holds nothing and reads as fresh, the identification is
+ * kept in the room its line needs, and the line's buffer is not kept. */
+static void
+test_lazy_state_per_direction(void **state)
+{
+    static const char ident[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+    tap_t tap;
+
+    (void)state;
+    tap_init(&tap, NULL, NULL);
+    assert_null(tap.dir[TAP_DIR_S2C]);
+    assert_null(tap.dir[TAP_DIR_C2S]);
+    assert_int_equal(tap_phase(&tap, TAP_DIR_C2S), TAP_PHASE_IDENT);
+    tap_feed_all(&tap, TAP_DIR_S2C, (const uint8_t *)ident, sizeof ident - 1);
+    assert_non_null(tap.dir[TAP_DIR_S2C]);
+    assert_null(tap.dir[TAP_DIR_C2S]);
+    assert_int_equal(tap_phase(&tap, TAP_DIR_S2C), TAP_PHASE_CLEARTEXT_PACKETS);
+    assert_int_equal(tap_phase(&tap, TAP_DIR_C2S), TAP_PHASE_IDENT);
+    assert_int_equal(tap_bytes(&tap, TAP_DIR_C2S), 0);
+    assert_null(tap_ident(&tap, TAP_DIR_C2S));
+    assert_null(tap_kexinit(&tap, TAP_DIR_C2S));
+    assert_null(tap_error(&tap, TAP_DIR_C2S));
+    assert_int_equal(tap_msg_count(&tap, TAP_DIR_S2C, TAP_MSG_KEXINIT), 0);
+    assert_null(tap.dir[TAP_DIR_S2C]->msg_count); /* no packet yet */
+    assert_null(tap.dir[TAP_DIR_S2C]->unit.data);
+    assert_null(tap.dir[TAP_DIR_S2C]->scratch.data);
+    assert_string_equal(tap_ident(&tap, TAP_DIR_S2C)->line,
+                        "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
+    assert_string_equal(tap_ident(&tap, TAP_DIR_S2C)->comments, "Debian-2+deb12u3");
+    /* The server's whole pre-banner state, in bytes: a regression guard
+     * for the idle-connection figure (README, Benchmarks). */
+    assert_true(sizeof(tap_t) + sizeof(tap_dirstate_t) + sizeof(tap_ident_t) +
+                2 * (sizeof ident - 3) + 4 <= 640); /* was 5,320 */
+    tap_free(&tap);
+    assert_null(tap.dir[TAP_DIR_S2C]);
 }
 
 static void
@@ -2130,6 +2168,7 @@ main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_pre_ident_line_limits),
         cmocka_unit_test(test_ident_versions_and_comments),
+        cmocka_unit_test(test_lazy_state_per_direction),
         cmocka_unit_test(test_ident_1_99_then_packets),
         cmocka_unit_test(test_ident_malformed),
         cmocka_unit_test(test_disconnect),

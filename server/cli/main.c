@@ -88,8 +88,7 @@ static const char main__serve_usage[] =
     "      --log-passwords   include the passwords clients try in the log\n"
     "  -w, --workers N       event loops, one thread each, sharing the port with\n"
     "                        SO_REUSEPORT and one MaxStartups count (default 1;\n"
-    "                        0: one per CPU). SIGHUP cannot reload with more\n"
-    "                        than one.\n"
+    "                        0: one per CPU). SIGHUP reloads every one of them.\n"
     "      --ready-fd N      when ready, also write the \"listening on\" line to file\n"
     "                        descriptor N and close it (for supervisors)\n"
     "  -h, --help            this help\n"
@@ -185,6 +184,7 @@ main__log_nofile(server_t *srv, long nofile)
 {
     char lim[24];
     char conns[24];
+    char idle[24];
 
     if (nofile < 0) {
         return;
@@ -193,7 +193,10 @@ main__log_nofile(server_t *srv, long nofile)
     /* the listener, the log, the loop's own and stdio: about 16 */
     snprintf(conns, sizeof conns, "%ld",
              nofile > 16 ? (nofile - 16) / SERVER_FDS_PER_CONN : 0);
-    log_event(&srv->log, 0, "limits", "open_files", lim, "connections", conns, NULL);
+    snprintf(idle, sizeof idle, "%ld",
+             nofile > 16 ? (nofile - 16) / SERVER_FDS_PER_IDLE_CONN : 0);
+    log_event(&srv->log, 0, "limits", "open_files", lim, "connections", conns,
+              "silent_connections", idle, NULL);
 }
 
 /* "listening on ADDR:PORT", flushed, on stdout and on --ready-fd. */
@@ -224,9 +227,8 @@ main__serve(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     sshmock_config_t cfg = SSHMOCK_CONFIG_INIT;
-    /* One loop by default: SIGHUP's reload (sshd's behaviour, which labs
-     * and test suites rely on) needs every worker to move to the new
-     * profile at once, which is not done yet; a mock is rarely CPU-bound. */
+    /* One loop by default: a mock is rarely CPU-bound, and one loop keeps
+     * a seeded run's order of connections (and so its draws) exact. */
     int nworkers = 1;
     workers_t workers;
     int ready_fd = -1;

@@ -19,6 +19,9 @@
  * DISCONNECT, say) to a client that does not read them. */
 #define CONN_LINGER_MS 2000
 
+/* The close reason when there was no memory to write one. */
+static char conn__no_memory[] = "out of memory";
+
 #define CONN_OF(ptr, member) ((conn_t *)(void *)((char *)(ptr) - offsetof(conn_t, member)))
 
 /* The identification libssh sends: the profile's where the engine sends it
@@ -155,11 +158,18 @@ conn__free(conn_t *c)
         c->unauth = 0;
         c->srv->counts->unauth--;
     }
-    channel_free_all(&c->channels);
-    sshd_session_free(&c->sshd);
+    if (c->ssh != NULL) {
+        channel_free_all(&c->ssh->channels);
+        sshd_session_free(&c->ssh->sshd);
+        free(c->ssh);
+        c->ssh = NULL;
+    }
     wire_free(&c->wire);
     if (c->srv->gone != NULL) {
         c->srv->gone(c->srv->owner, c);
+    }
+    if (c->close_reason != conn__no_memory) {
+        free(c->close_reason);
     }
     free(c);
 }
@@ -174,7 +184,7 @@ conn__handle_closed(conn_t *c)
 
 /* The timers carry the connection in their data; the streams carry the
  * relay, and the poll handle sshd: those are found by their place in
- * conn_t. */
+ * conn_t or conn_ssh_t. */
 static void
 conn__on_timer_closed(uv_handle_t *h)
 {
@@ -190,13 +200,14 @@ conn__on_tcp_closed(uv_handle_t *h)
 static void
 conn__on_pair_closed(uv_handle_t *h)
 {
-    conn__handle_closed(CONN_OF(h, pair));
+    conn__handle_closed(((conn_ssh_t *)(void *)((char *)h - offsetof(conn_ssh_t, pair)))->conn);
 }
 
 static void
 conn__on_poll_closed(uv_handle_t *h)
 {
-    conn__handle_closed(CONN_OF(h, sshd.poll));
+    conn__handle_closed(
+        ((conn_ssh_t *)(void *)((char *)h - offsetof(conn_ssh_t, sshd.poll)))->conn);
 }
 
 static void
@@ -211,7 +222,9 @@ static void
 conn__close_handles(conn_t *c)
 {
     conn__close_handle((uv_handle_t *)&c->tcp, conn__on_tcp_closed);
-    conn__close_handle((uv_handle_t *)&c->pair, conn__on_pair_closed);
+    if (c->ssh != NULL) {
+        conn__close_handle((uv_handle_t *)&c->ssh->pair, conn__on_pair_closed);
+    }
     conn__close_handle((uv_handle_t *)&c->timer, conn__on_timer_closed);
 }
 
@@ -298,11 +311,13 @@ conn__teardown(conn_t *c)
     CONN_LOG(c, "close", "by", by, "state", conn_state_name(c->state),
              "reason", c->close_reason, NULL);
     conn_set_state(c, CONN_CLOSING);
-    /* ssh_disconnect() frees libssh's channels: ours must go first. */
-    channel_free_all(&c->channels);
-    /* libssh's end of the socketpair closes here. */
-    sshd_session_shutdown(&c->sshd, c->send_disconnect ? c->close_reason : NULL,
-                          conn__on_poll_closed);
+    if (c->ssh != NULL) {
+        /* ssh_disconnect() frees libssh's channels: ours must go first. */
+        channel_free_all(&c->ssh->channels);
+        /* libssh's end of the socketpair closes here. */
+        sshd_session_shutdown(&c->ssh->sshd, c->send_disconnect ? c->close_reason : NULL,
+                              conn__on_poll_closed);
+    }
     if (c->close_mode == CONN_CLOSE_RST && !c->tcp_eof) {
         /* SO_LINGER 0 then close: the kernel sends RST, not FIN. */
         c->finishing = 1;
@@ -338,7 +353,8 @@ conn__teardown(conn_t *c)
 void
 conn_maybe_teardown(conn_t *c)
 {
-    if (c->close_requested && !sshd_in_libssh(&c->sshd) && c->state != CONN_CLOSING) {
+    if (c->close_requested && (c->ssh == NULL || !sshd_in_libssh(&c->ssh->sshd)) &&
+        c->state != CONN_CLOSING) {
         conn__teardown(c);
     }
 }
@@ -346,6 +362,7 @@ conn_maybe_teardown(conn_t *c)
 void
 conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ...)
 {
+    char reason[256];
     va_list ap;
 
     if (c->close_requested) {
@@ -357,8 +374,13 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
     c->send_disconnect = send_disconnect != 0;
     sshd_set_disconnect_reason(&c->sshd, send_disconnect);
     va_start(ap, fmt);
-    vsnprintf(c->close_reason, sizeof c->close_reason, fmt, ap);
+    vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    /* Kept from now on, not in every connection from its accept. */
+    c->close_reason = util_strdup(reason);
+    if (c->close_reason == NULL) {
+        c->close_reason = (char *)conn__no_memory;
+    }
     conn_maybe_teardown(c);
 }
 
@@ -603,7 +625,7 @@ static const sess_ops_t conn__sess_ops = {
 static void
 conn__sess_init(conn_t *c)
 {
-    sess_t *s = &c->sess;
+    sess_t *s = &c->ssh->sess;
 
     memset(s, 0, sizeof *s);
     s->profile = c->srv->profile;
@@ -612,7 +634,7 @@ conn__sess_init(conn_t *c)
     s->keyrings = c->srv->keyrings;
     s->log_passwords = c->srv->log_passwords;
     s->session = c->session;
-    s->user = c->auth.user;
+    s->user = c->ssh->auth.user;
     s->ops = &conn__sess_ops;
     s->owner = c;
     s->wire.type = -1;
@@ -623,7 +645,10 @@ conn__sess_init(conn_t *c)
 static void
 conn__sshd_kex_done(void *ud)
 {
-    conn_set_state(ud, CONN_AUTH);
+    conn_t *c = ud;
+
+    conn_set_state(c, CONN_AUTH);
+    wire_compact(&c->wire); /* what was agreed is logged: the offers can go */
 }
 
 static int
@@ -633,11 +658,12 @@ conn__sshd_request(void *ud, ssh_message msg)
 
     switch (ssh_message_type(msg)) {
     case SSH_REQUEST_AUTH:
-        return auth_handle(&c->sess, &c->auth, msg);
+        return auth_handle(&c->ssh->sess, &c->ssh->auth, msg);
     case SSH_REQUEST_CHANNEL_OPEN:
-        return channel_handle_open(&c->sess, &c->channels, msg, c->auth.authenticated);
+        return channel_handle_open(&c->ssh->sess, &c->ssh->channels, msg,
+                                   c->ssh->auth.authenticated);
     case SSH_REQUEST_CHANNEL:
-        return channel_handle_request(&c->sess, &c->channels, msg);
+        return channel_handle_request(&c->ssh->sess, &c->ssh->channels, msg);
     default:
         return 1;
     }
@@ -649,7 +675,7 @@ conn__sshd_enter(void *ud)
 {
     conn_t *c = ud;
 
-    auth_libssh_enter(&c->sess);
+    auth_libssh_enter(&c->ssh->sess);
 }
 
 static void
@@ -657,7 +683,7 @@ conn__sshd_leave(void *ud)
 {
     conn_t *c = ud;
 
-    auth_libssh_leave(&c->sess, &c->auth);
+    auth_libssh_leave(&c->ssh->sess, &c->ssh->auth);
 }
 
 static void
@@ -667,15 +693,15 @@ conn__sshd_after_run(void *ud)
     int fd = -1;
     int inq = 0;
 
-    auth_libssh_enter(&c->sess);
-    channel_flush_all(&c->channels);
-    auth_libssh_leave(&c->sess, &c->auth);
+    auth_libssh_enter(&c->ssh->sess);
+    channel_flush_all(&c->ssh->channels);
+    auth_libssh_leave(&c->ssh->sess, &c->ssh->auth);
     if (c->close_requested) {
         return;
     }
     /* What libssh wrote and the wire has not seen yet is still queued in
      * the socketpair. */
-    if (uv_fileno((uv_handle_t *)&c->pair, &fd) == 0 && ioctl(fd, FIONREAD, &inq) != 0) {
+    if (uv_fileno((uv_handle_t *)&c->ssh->pair, &fd) == 0 && ioctl(fd, FIONREAD, &inq) != 0) {
         inq = 0;
     }
     inq -= inq >= c->ident_skip ? c->ident_skip : inq; /* dropped, never fed */
@@ -738,7 +764,7 @@ conn__peer_name(conn_t *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    char host[64] = "?";
+    char host[48] = "?"; /* INET6_ADDRSTRLEN */
     int port = 0;
 
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
@@ -804,11 +830,20 @@ conn__start_session(conn_t *c)
     int rc;
 
     c->pair_open = 1; /* once, whatever happens */
+    c->ssh = calloc(1, sizeof *c->ssh);
+    if (c->ssh == NULL) {
+        conn_close(c, CONN_BY_SERVER, 0, "out of memory");
+        return -1;
+    }
+    c->ssh->conn = c;
+    uv_pipe_init(env->loop, &c->ssh->pair, 0);
+    c->handles++;
+    relay_set_end(&c->relay, RELAY_S2C, (uv_stream_t *)&c->ssh->pair);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
         conn_close(c, CONN_BY_SERVER, 0, "socketpair: %s", strerror(errno));
         return -1;
     }
-    rc = uv_pipe_open(&c->pair, sv[0]);
+    rc = uv_pipe_open(&c->ssh->pair, sv[0]);
     if (rc != 0) {
         close(sv[0]);
     } else {
@@ -819,9 +854,9 @@ conn__start_session(conn_t *c)
         conn_close(c, CONN_BY_SERVER, 0, "socketpair to libssh: %s", uv_strerror(rc));
         return -1;
     }
-    rc = sshd_session_start(&c->sshd, env->loop, env->profile, env->bind, sv[1], env->log,
-                            c->id, &conn__sshd_ops, c);
-    c->session = sshd_session(&c->sshd);
+    rc = sshd_session_start(&c->ssh->sshd, env->loop, env->profile, env->bind, sv[1],
+                            env->log, c->id, &conn__sshd_ops, c);
+    c->session = sshd_session(&c->ssh->sshd);
     conn__sess_init(c);
     if (rc != 0) {
         conn_close(c, CONN_BY_SERVER, 0, "cannot start the SSH session");
@@ -829,7 +864,7 @@ conn__start_session(conn_t *c)
     }
     c->handles++; /* sshd's poll, closed by sshd_session_shutdown() */
     conn_set_state(c, CONN_KEX);
-    sshd_drive(&c->sshd); /* libssh's identification: dropped, the client has ours */
+    sshd_drive(&c->ssh->sshd); /* libssh's identification: dropped, the client has ours */
     return c->close_requested ? -1 : 0;
 }
 
@@ -869,13 +904,11 @@ conn_accept(const conn_env_t *env, uv_stream_t *listener)
     env->counts->unauth++;
     uv_tcp_init(env->loop, &c->tcp);
     c->handles++;
-    uv_pipe_init(env->loop, &c->pair, 0); /* opened at the client's first byte */
-    c->handles++;
     uv_timer_init(env->loop, &c->timer);
     c->timer.data = c;
     c->handles++;
-    relay_init(&c->relay, (uv_stream_t *)&c->tcp, (uv_stream_t *)&c->pair,
-               &conn__relay_ops, c);
+    /* libssh's end comes at the client's first byte (conn__start_session). */
+    relay_init(&c->relay, (uv_stream_t *)&c->tcp, NULL, &conn__relay_ops, c);
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         c->tcp_eof = 1;

@@ -82,6 +82,20 @@ typedef struct conn_counts_s {
 
 struct conn_s;
 
+/* What a connection gets once its client has spoken: the socketpair to
+ * libssh, the libssh session and what auth and channels keep. Allocated
+ * then, not at accept, so that a connection that has sent nothing (a
+ * scanner, a stalled client, one of 100,000 idle sockets) costs only its
+ * conn_t: a socket, a timer and the wire's small state. */
+typedef struct conn_ssh_s {
+    struct conn_s *conn;
+    uv_pipe_t pair;          /* our end of the socketpair */
+    sshd_t sshd;             /* the libssh session */
+    sess_t sess;             /* what auth and channels see of this connection */
+    auth_state_t auth;
+    channel_set_t channels;
+} conn_ssh_t;
+
 /* What a connection needs from whoever runs it; outlives every connection. */
 typedef struct conn_env_s {
     uv_loop_t *loop;
@@ -104,17 +118,16 @@ typedef struct conn_s {
     const conn_env_t *srv;
     uint64_t id;
     conn_state_t state;
-    char peer[80];           /* "ADDR:PORT" of the client */
+    char peer[56];           /* "ADDR:PORT" of the client, "[v6]:PORT" at most 54 */
 
     uv_tcp_t tcp;            /* the client */
-    uv_pipe_t pair;          /* our end of the socketpair */
     uv_timer_t timer;        /* armed for the earliest of due[] */
     uint64_t due[CONN_TIMER__COUNT]; /* loop time each timer is due; 0: off */
     int handles;             /* initialised handles not yet closed */
 
     relay_t relay;
     wire_t wire;             /* tap + fault engine: the relay's filter */
-    sshd_t sshd;             /* the libssh session */
+    conn_ssh_t *ssh;         /* NULL until the client's first byte */
     ssh_session session;     /* sshd's, for auth.c and channel.c */
 
     unsigned tcp_eof : 1;          /* the client closed or failed */
@@ -124,15 +137,11 @@ typedef struct conn_s {
     unsigned maxstartups_drop : 1; /* past MaxStartups: refused at accept */
     unsigned send_disconnect : 1;  /* tell the client why, with SSH_MSG_DISCONNECT */
     unsigned unauth : 1;           /* counted in counts->unauth */
-    unsigned pair_open : 1;        /* the socketpair and libssh session exist */
+    unsigned pair_open : 1;        /* the socketpair and libssh session were made */
     unsigned char ident_skip;      /* bytes of libssh's identification still to drop */
     conn_close_mode_t close_mode;
     conn_closer_t closed_by;
-    char close_reason[256];
-
-    sess_t sess;             /* what auth and channels see of this connection */
-    auth_state_t auth;
-    channel_set_t channels;
+    char *close_reason;      /* set by the first conn_close(); freed with the connection */
 
     /* The owner's list; conn never touches them. */
     struct conn_s *prev;

@@ -30,7 +30,9 @@ relay__dst(relay_t *r, relay_dir_t dir)
 static size_t
 relay__waiting(relay_t *r, relay_dir_t dir)
 {
-    return uv_stream_get_write_queue_size(relay__dst(r, dir)) + r->held[dir];
+    uv_stream_t *dst = relay__dst(r, dir);
+
+    return (dst != NULL ? uv_stream_get_write_queue_size(dst) : 0) + r->held[dir];
 }
 
 static void
@@ -51,7 +53,9 @@ relay__pause(relay_t *r, relay_dir_t dir)
         return;
     }
     r->paused |= 1u << dir;
-    uv_read_stop(relay__src(r, dir));
+    if (relay__src(r, dir) != NULL) {
+        uv_read_stop(relay__src(r, dir));
+    }
 }
 
 static void
@@ -63,7 +67,7 @@ relay__resume(relay_t *r, relay_dir_t dir)
         return;
     }
     r->paused &= ~(1u << dir);
-    if (!(r->ended & (1u << dir)) && !uv_is_closing((uv_handle_t *)src)) {
+    if (src != NULL && !(r->ended & (1u << dir)) && !uv_is_closing((uv_handle_t *)src)) {
         uv_read_start(src, relay__alloc, relay__on_read);
     }
 }
@@ -125,7 +129,7 @@ relay_write(relay_t *r, relay_dir_t dir, char *buf, size_t len)
     uv_buf_t b;
     int rc;
 
-    if (uv_is_closing((uv_handle_t *)dst)) {
+    if (dst == NULL || uv_is_closing((uv_handle_t *)dst)) {
         free(buf);
         return UV_ECANCELED;
     }
@@ -196,7 +200,16 @@ relay_init(relay_t *r, uv_stream_t *a, uv_stream_t *b, const relay_ops_t *ops, v
     r->ops = ops;
     r->ud = ud;
     a->data = r;
-    b->data = r;
+    if (b != NULL) {
+        b->data = r;
+    }
+}
+
+void
+relay_set_end(relay_t *r, relay_dir_t dir, uv_stream_t *s)
+{
+    r->end[dir == RELAY_C2S ? 0 : 1] = s;
+    s->data = r;
 }
 
 int
@@ -214,6 +227,9 @@ relay_start(relay_t *r)
 int
 relay_start_one(relay_t *r, relay_dir_t dir)
 {
+    if (r->paused & (1u << dir)) {
+        return 0; /* backpressure holds it; relay__resume starts it */
+    }
     return uv_read_start(relay__src(r, dir), relay__alloc, relay__on_read);
 }
 

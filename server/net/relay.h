@@ -63,6 +63,11 @@ typedef struct relay_s {
 /* Takes over a->data and b->data (the relay finds itself through them). */
 void relay_init(relay_t *r, uv_stream_t *a, uv_stream_t *b, const relay_ops_t *ops, void *ud);
 
+/* Sets the end that is the source of dir, for an owner that makes it
+ * later (b may be NULL at relay_init until then: writes to it are
+ * dropped, and backpressure only records that it would stop it). */
+void relay_set_end(relay_t *r, relay_dir_t dir, uv_stream_t *s);
+
 /* Starts reading both ends. */
 int relay_start(relay_t *r);
 

@@ -24,8 +24,12 @@ struct server_gen_s {
     hostkey_set_t keys;
     ssh_bind bind;          /* algorithms, banner and keys, applied to each session */
     struct auth_keyring_s *keyrings; /* per account: its authorized keys */
-    size_t refs;            /* the server's while current, plus one per connection */
-    int borrowed;           /* a worker's: profile, keys and keyrings are the first server's */
+    /* The server's while current, plus one per connection, plus one per
+     * worker generation that borrows from it: atomic, since a worker lets
+     * go of what it borrowed on its own thread. */
+    _Atomic size_t refs;
+    int borrowed;           /* a worker's: profile, keys and keyrings are the lender's */
+    server_gen_t *lender;   /* borrowed: the first server's generation they come from */
     server_t *server;
 };
 
@@ -38,7 +42,9 @@ server__gen_unref(server_gen_t *g)
     if (g->bind != NULL) {
         ssh_bind_free(g->bind);
     }
-    if (!g->borrowed) {
+    if (g->borrowed) {
+        server__gen_unref(g->lender);
+    } else {
         auth_keyrings_free(g->keyrings, g->profile->naccounts);
         hostkey_set_free(&g->keys);
         profile_free(g->profile);
@@ -181,30 +187,68 @@ server_init_worker(server_t *s, uv_loop_t *loop, server_t *parent, char *err, si
     s->log_passwords = parent->log_passwords;
     s->log = parent->log;
     s->log.own_json = 0;
-    g = calloc(1, sizeof *g);
+    s->parent = parent;
+    rc = server_gen_borrow(s, parent->gen, &g, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    s->gen = g;
+    s->profile = g->profile;
+    return 0;
+}
+
+int
+server_gen_borrow(server_t *worker, struct server_gen_s *lender, struct server_gen_s **out,
+                  char *err, size_t errlen)
+{
+    server_t *parent = worker->parent;
+    server_gen_t *g = calloc(1, sizeof *g);
+    int rc;
+
+    *out = NULL;
     if (g == NULL) {
         snprintf(err, errlen, "out of memory");
         return SSHMOCK_ENOMEM;
     }
-    /* The first server's profile, keys and keyrings, read-only; this
-     * worker's own libssh bind (a bind is not shared between threads). */
+    /* The lender's profile, keys and keyrings, read-only, kept while this
+     * generation lives; the worker's own libssh bind (a bind is not shared
+     * between threads: this one is made here and then used by the worker
+     * only). */
     g->borrowed = 1;
     g->refs = 1;
-    g->server = s;
-    g->profile = parent->gen->profile;
-    g->keyrings = parent->gen->keyrings;
-    rc = sshd_bind_new(g->profile, &parent->gen->keys, &g->bind, err, errlen);
+    g->server = worker;
+    g->lender = lender;
+    lender->refs++;
+    g->profile = lender->profile;
+    g->keyrings = lender->keyrings;
+    rc = sshd_bind_new(g->profile, &lender->keys, &g->bind, err, errlen);
     if (rc != 0) {
         server__gen_unref(g);
         return rc;
     }
-    server__env_init(s, g);
+    server__env_init(worker, g);
     g->env.counts = &parent->counts;
     g->env.rng = &parent->rng;
-    g->env.draw_lock = parent->gen->env.draw_lock;
-    s->gen = g;
-    s->profile = g->profile;
+    g->env.draw_lock = lender->env.draw_lock;
+    *out = g;
     return 0;
+}
+
+void
+server_gen_install(server_t *worker, struct server_gen_s *g)
+{
+    server_gen_t *old = worker->gen;
+
+    worker->gen = g;
+    worker->profile = g->profile;
+    worker->log.profile = g->profile->name; /* this worker's copy of the log */
+    server__gen_unref(old); /* its connections keep it until they end */
+}
+
+void
+server_gen_release(struct server_gen_s *g)
+{
+    server__gen_unref(g);
 }
 
 void
@@ -435,18 +479,23 @@ server_reload(server_t *s)
     int rc;
 
     log_event(&s->log, 0, "reload", "file", path, NULL);
-    if (s->on_stop != NULL || s->borrowed) {
-        /* Workers hold the first server's profile, keys and keyrings on
-         * their own threads: swapping them needs every worker to move to
-         * the new generation at once, which is not done yet. */
-        log_event(&s->log, 0, "reload_failed", "file", path, "reason",
-                  "SIGHUP reload is not supported with --workers above 1: restart sshmock, "
-                  "or serve with --workers 1", "kept", "the profile in use", NULL);
-        return SSHMOCK_EINVAL;
+    if (s->borrowed) {
+        return SSHMOCK_EINVAL; /* signals are the first server's */
     }
     rc = profile_load_warn(path, NULL, &p, err, sizeof err);
     if (rc == 0) {
         rc = server__gen_new(s, p, &g, err, sizeof err);
+    }
+    if (rc == 0) {
+        g->env.draw_lock = old->env.draw_lock;
+    }
+    if (rc == 0 && s->on_reload != NULL) {
+        /* Every worker gets the new generation (made here, installed on
+         * its own loop), or none does and the old profile keeps serving. */
+        rc = s->on_reload(s->on_reload_ud, g, err, sizeof err);
+        if (rc != 0) {
+            server__gen_unref(g);
+        }
     }
     if (rc != 0) {
         /* As sshd -t would say it; the old profile keeps serving. */

@@ -77,6 +77,11 @@ typedef struct server_s {
     int reuseport;          /* listen with SO_REUSEPORT (every worker must) */
     void (*on_stop)(void *ud); /* told when server_stop() runs (to stop the workers) */
     void *on_stop_ud;
+    /* SIGHUP made generation g: every worker must get its own from it
+     * (server_gen_borrow) or the reload fails. */
+    int (*on_reload)(void *ud, struct server_gen_s *g, char *err, size_t errlen);
+    void *on_reload_ud;
+    struct server_s *parent; /* a worker's first server */
 
     char addr[80];          /* as bound; IPv6 in brackets */
     int port;               /* as bound (the real one when 0 was asked for) */
@@ -94,6 +99,19 @@ int server_init(server_t *s, uv_loop_t *loop, profile_t *profile,
 int server_init_worker(server_t *s, uv_loop_t *loop, server_t *parent, char *err,
                        size_t errlen);
 
+/* A worker's generation borrowing lender's profile, keys and keyrings (it
+ * holds a reference on lender) with a libssh bind of its own. On the first
+ * server's thread. */
+int server_gen_borrow(server_t *worker, struct server_gen_s *lender, struct server_gen_s **out,
+                      char *err, size_t errlen);
+
+/* On the worker's own thread: new connections get g from now on; the old
+ * generation goes when its last connection does. */
+void server_gen_install(server_t *worker, struct server_gen_s *g);
+
+/* Lets go of a generation that was never installed. */
+void server_gen_release(struct server_gen_s *g);
+
 /* The lock the fault and MaxStartups draws take when workers share them
  * (NULL: one loop, no lock). Set before the workers start. */
 void server_set_draw_lock(server_t *s, uv_mutex_t *lock);
@@ -106,16 +124,19 @@ int server_listen(server_t *s, const char *addr, int port, char *err, size_t err
  * now in force, or -1 if it cannot be read. */
 long server_raise_nofile(void);
 
-/* Descriptors one connection holds, for the log of how many fit. */
+/* Descriptors one connection holds, for the log of how many fit: the
+ * client's socket and the socketpair to libssh once the client has
+ * spoken; the client's socket alone before. */
 #define SERVER_FDS_PER_CONN 3
+#define SERVER_FDS_PER_IDLE_CONN 1
 
 /* CLI use only (the embedding API installs no handlers): SIGINT and
  * SIGTERM stop the server; SIGHUP re-reads the profile as sshd does and
  * serves new connections with it when it is valid (an invalid one is
  * logged, FILE:LINE, and the old one kept; connections keep the profile
  * they started with; the listening socket stays); SIGUSR1 logs a status
- * line; SIGUSR2 and SIGPIPE are ignored. With --workers above 1 a SIGHUP
- * is refused (logged): the workers hold the profile on their threads. */
+ * line; SIGUSR2 and SIGPIPE are ignored. With --workers above 1 every
+ * worker moves to the new profile (on_reload). */
 int server_handle_signals(server_t *s);
 
 /* SIGHUP's work: re-reads the profile file. 0 when the new one serves. */

@@ -239,6 +239,13 @@ sshd__on_message(ssh_session session, ssh_message msg, void *userdata)
     }
 }
 
+/* What a HostKeyRotation job makes: 5 KiB that every other connection
+ * would carry for nothing. */
+struct sshd_keyjob_s {
+    hostkey_set_t keys;
+    char err[256];
+};
+
 /* HostKeyRotation connection: this session gets keys of its own, made on
  * libuv's thread pool. The job reads the profile, which the connection
  * keeps (its poll handle's close, and so its end, waits for the job). */
@@ -247,8 +254,8 @@ sshd__keyjob_work(uv_work_t *req)
 {
     sshd_t *sd = req->data;
 
-    sd->keyjob_rc = hostkey_load_all(sd->keyjob_profile, "", &sd->keyjob_keys,
-                                     sd->keyjob_err, sizeof sd->keyjob_err);
+    sd->keyjob_rc = hostkey_load_all(sd->keyjob_profile, "", &sd->keyjob_out->keys,
+                                     sd->keyjob_out->err, sizeof sd->keyjob_out->err);
 }
 
 static int
@@ -260,19 +267,19 @@ sshd__accept_fresh(sshd_t *sd)
     int rc;
 
     if (sd->keyjob_rc != 0) {
-        util_strlcpy(err, sd->keyjob_err, sizeof err);
+        util_strlcpy(err, sd->keyjob_out->err, sizeof err);
         rc = SSHMOCK_EHOSTKEY;
     } else {
-        rc = sshd_bind_new(p, &sd->keyjob_keys, &b, err, sizeof err);
+        rc = sshd_bind_new(p, &sd->keyjob_out->keys, &b, err, sizeof err);
     }
     if (rc != 0) {
-        hostkey_set_free(&sd->keyjob_keys);
+        hostkey_set_free(&sd->keyjob_out->keys);
         close(sd->fd);
         SSHD_LOG(sd, "error", "where", "HostKeyRotation", "reason", err, NULL);
         return SSHMOCK_EHOSTKEY;
     }
-    SSHD_LOG(sd, "hostkey", "type", sd->keyjob_keys.keys[0].type, "fingerprint",
-             sd->keyjob_keys.keys[0].fingerprint, "rotation", "connection", NULL);
+    SSHD_LOG(sd, "hostkey", "type", sd->keyjob_out->keys.keys[0].type, "fingerprint",
+             sd->keyjob_out->keys.keys[0].fingerprint, "rotation", "connection", NULL);
     rc = ssh_bind_accept_fd(b, sd->session, sd->fd);
     if (rc != SSH_OK && ssh_get_fd(sd->session) != sd->fd) {
         close(sd->fd);
@@ -281,7 +288,7 @@ sshd__accept_fresh(sshd_t *sd)
         sshd__session_setup(sd, p);
     }
     ssh_bind_free(b);
-    hostkey_set_free(&sd->keyjob_keys);
+    hostkey_set_free(&sd->keyjob_out->keys);
     return rc == SSH_OK ? 0 : SSHMOCK_ELIBSSH;
 }
 
@@ -292,7 +299,7 @@ sshd__keyjob_done(uv_work_t *req, int status)
 
     sd->keyjob_pending = 0;
     if (sd->keyjob_orphan) {
-        hostkey_set_free(&sd->keyjob_keys);
+        hostkey_set_free(&sd->keyjob_out->keys);
         if (sd->poll_closed) {
             sd->closed_cb((uv_handle_t *)&sd->poll);
         }
@@ -351,6 +358,13 @@ sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bin
         sd->fd = fd;
         sd->keyjob.data = sd;
         sd->keyjob_profile = p;
+        sd->keyjob_out = calloc(1, sizeof *sd->keyjob_out);
+        if (sd->keyjob_out == NULL) {
+            close(fd);
+            sd->fd = -1;
+            sshd__close(sd, 0, "HostKeyRotation: out of memory");
+            return 0; /* poll is open: the owner closes it */
+        }
         rc = uv_queue_work(loop, &sd->keyjob, sshd__keyjob_work, sshd__keyjob_done);
         if (rc != 0) {
             close(fd);
@@ -608,6 +622,8 @@ sshd_session_shutdown(sshd_t *sd, const char *disconnect_reason, uv_close_cb clo
 void
 sshd_session_free(sshd_t *sd)
 {
+    free(sd->keyjob_out); /* its keys were freed when libssh took them */
+    sd->keyjob_out = NULL;
     if (sd->event != NULL) {
         if (sd->session != NULL) {
             ssh_event_remove_session(sd->event, sd->session);

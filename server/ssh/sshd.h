@@ -70,8 +70,7 @@ typedef struct sshd_s {
      * sends its identification, when they are ready. */
     uv_work_t keyjob;
     const profile_t *keyjob_profile;
-    hostkey_set_t keyjob_keys;
-    char keyjob_err[256];
+    struct sshd_keyjob_s *keyjob_out; /* HostKeyRotation connection: its keys, made then */
     int keyjob_rc;
     int keyjob_pending;      /* on the pool: libssh has not got fd yet */
     int keyjob_orphan;       /* shut down meanwhile: the keys are dropped */

@@ -212,6 +212,12 @@ tap__dir_free(tap_dirstate_t *ds)
     ds->disconnect_description = NULL;
     free(ds->disconnect_language);
     ds->disconnect_language = NULL;
+    free(ds->msg_count);
+    ds->msg_count = NULL;
+    free(ds->ident);
+    ds->ident = NULL;
+    free(ds->error);
+    ds->error = NULL;
     ds->has_kexinit = 0;
     ds->has_disconnect = 0;
 }
@@ -225,9 +231,40 @@ tap_free(tap_t *tap)
         return;
     }
     for (i = 0; i < TAP_DIR__COUNT; i++) {
-        tap__dir_free(&tap->dir[i]);
+        if (tap->dir[i] != NULL) {
+            tap__dir_free(tap->dir[i]);
+            free(tap->dir[i]);
+            tap->dir[i] = NULL;
+        }
     }
 }
+
+void
+tap_compact(tap_t *tap)
+{
+    size_t i;
+
+    for (i = 0; tap != NULL && i < TAP_DIR__COUNT; i++) {
+        tap_dirstate_t *ds = tap->dir[i];
+
+        if (ds == NULL || ds->phase != TAP_PHASE_ENCRYPTED) {
+            continue;
+        }
+        util_buf_free(&ds->unit);
+        util_buf_free(&ds->scratch);
+        util_buf_free(&ds->pre_ident);
+        util_buf_free(&ds->hassh_algorithms);
+        free(ds->kexinit_store);
+        ds->kexinit_store = NULL;
+        memset(&ds->kexinit, 0, sizeof ds->kexinit);
+        ds->has_kexinit = 0;
+        free(ds->msg_count);
+        ds->msg_count = NULL;
+    }
+}
+
+/* A direction never fed reads as a fresh one. */
+static const tap_dirstate_t tap__fresh;
 
 static const tap_dirstate_t *
 tap__cdir(const tap_t *tap, tap_dir_t dir)
@@ -235,7 +272,7 @@ tap__cdir(const tap_t *tap, tap_dir_t dir)
     if (tap == NULL || (unsigned)dir >= TAP_DIR__COUNT) {
         return NULL;
     }
-    return &tap->dir[dir];
+    return tap->dir[dir] != NULL ? tap->dir[dir] : &tap__fresh;
 }
 
 size_t
@@ -279,7 +316,7 @@ tap_msg_count(const tap_t *tap, tap_dir_t dir, uint8_t msg_type)
 {
     const tap_dirstate_t *ds = tap__cdir(tap, dir);
 
-    return ds == NULL ? 0 : ds->msg_count[msg_type];
+    return (ds == NULL || ds->msg_count == NULL) ? 0 : ds->msg_count[msg_type];
 }
 
 const tap_ident_t *
@@ -287,7 +324,7 @@ tap_ident(const tap_t *tap, tap_dir_t dir)
 {
     const tap_dirstate_t *ds = tap__cdir(tap, dir);
 
-    return (ds == NULL || !ds->has_ident) ? NULL : &ds->ident;
+    return ds == NULL ? NULL : ds->ident;
 }
 
 const char *
@@ -352,7 +389,10 @@ tap_error(const tap_t *tap, tap_dir_t dir)
 {
     const tap_dirstate_t *ds = tap__cdir(tap, dir);
 
-    return (ds == NULL || ds->phase != TAP_PHASE_ERROR) ? NULL : ds->error;
+    if (ds == NULL || ds->phase != TAP_PHASE_ERROR) {
+        return NULL;
+    }
+    return ds->error != NULL ? ds->error : "out of memory";
 }
 
 /* ---- events ----------------------------------------------------------- */
@@ -403,15 +443,18 @@ tap__fail(tap_t *tap, tap_dir_t dir, tap_event_t *ev, const char *fmt, ...)
 static void
 tap__fail(tap_t *tap, tap_dir_t dir, tap_event_t *ev, const char *fmt, ...)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
+    char msg[TAP_MAX_ERROR];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(ds->error, sizeof ds->error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    free(ds->error);
+    ds->error = util_strdup(msg); /* NULL: tap_error() says out of memory */
     ds->phase = TAP_PHASE_ERROR;
     ev->kind = TAP_EV_ERROR;
-    ev->message = ds->error;
+    ev->message = ds->error != NULL ? ds->error : "out of memory";
     tap__emit(tap, dir, ev);
     util_buf_free(&ds->unit);
     util_buf_free(&ds->scratch);
@@ -425,9 +468,9 @@ tap__fail_unit(tap_t *tap, tap_dir_t dir, const char *fmt, ...)
 static void
 tap__fail_unit(tap_t *tap, tap_dir_t dir, const char *fmt, ...)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     tap_event_t ev;
-    char msg[sizeof ds->error];
+    char msg[TAP_MAX_ERROR];
     va_list ap;
 
     tap__event_init(&ev, TAP_EV_ERROR, ds);
@@ -445,14 +488,16 @@ tap__is_ssh_line(const uint8_t *p, size_t n)
     return n >= 4 && memcmp(p, "SSH-", 4) == 0;
 }
 
-static void
-tap__copy_field(char *dst, size_t dstlen, const char *src, size_t n)
+/* Copies n bytes of src to *at as a string and moves *at past it. */
+static const char *
+tap__copy_field(char **at, const char *src, size_t n)
 {
-    if (n >= dstlen) {
-        n = dstlen - 1; /* cannot happen: the line itself fits */
-    }
+    char *dst = *at;
+
     memcpy(dst, src, n);
     dst[n] = '\0';
+    *at = dst + n + 1;
+    return dst;
 }
 
 /* "SSH-protoversion-softwareversion SP comments": text is the line
@@ -461,8 +506,9 @@ static void
 tap__ident_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev,
                 const char *text, size_t n, int has_cr)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
-    tap_ident_t *id = &ds->ident;
+    tap_dirstate_t *ds = tap->dir[dir];
+    tap_ident_t *id = NULL;
+    char *at = NULL;
     const char *rest = text + 4;
     size_t rlen = n - 4;
     const char *dash = memchr(rest, '-', rlen);
@@ -486,20 +532,26 @@ tap__ident_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev,
                   tap__excerpt((const uint8_t *)text, n, ex, sizeof ex));
         return;
     }
-    memset(id, 0, sizeof *id);
-    tap__copy_field(id->line, sizeof id->line, text, n);
-    tap__copy_field(id->proto, sizeof id->proto, rest, (size_t)(dash - rest));
+    /* The line, then its fields: together under twice its length. */
+    id = calloc(1, sizeof *id + 2 * n + 4);
+    if (id == NULL) {
+        tap__fail(tap, dir, ev, "out of memory");
+        return;
+    }
+    at = id->store;
+    id->line = tap__copy_field(&at, text, n);
+    id->proto = tap__copy_field(&at, rest, (size_t)(dash - rest));
     if (space != NULL) {
-        tap__copy_field(id->software, sizeof id->software, sw,
-                        (size_t)(space - sw));
-        tap__copy_field(id->comments, sizeof id->comments, space + 1,
-                        (size_t)(text + n - (space + 1)));
+        id->software = tap__copy_field(&at, sw, (size_t)(space - sw));
+        id->comments = tap__copy_field(&at, space + 1, (size_t)(text + n - (space + 1)));
         id->has_comments = 1;
     } else {
-        tap__copy_field(id->software, sizeof id->software, sw, swlen);
+        id->software = tap__copy_field(&at, sw, swlen);
+        id->comments = tap__copy_field(&at, "", 0);
     }
     id->has_cr = has_cr;
-    ds->has_ident = 1;
+    free(ds->ident);
+    ds->ident = id;
     /* "1.99" announces SSH-2 with SSH-1 compatibility (RFC 4253 5.1);
      * anything else but "2.0" is framed differently and not parsed. */
     if (strcmp(id->proto, "2.0") == 0 || strcmp(id->proto, "1.99") == 0) {
@@ -510,13 +562,17 @@ tap__ident_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev,
     ev->kind = TAP_EV_IDENT;
     ev->ident = id;
     tap__emit(tap, dir, ev);
-    tap__unit_reset(ds);
+    /* Lines and packets are read in different buffers' worth: the line's
+     * capacity would only be kept for nothing (on an idle connection, the
+     * server's side is all there is). */
+    util_buf_free(&ds->unit);
+    util_buf_free(&ds->scratch);
 }
 
 static void
 tap__line_done(tap_t *tap, tap_dir_t dir)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     const char *text = ds->unit.data;
     size_t n = ds->unit.len - 1; /* without LF */
     int has_cr = 0;
@@ -573,7 +629,7 @@ static size_t
 tap__ident_step(tap_t *tap, tap_dir_t dir, const uint8_t *data, size_t len,
                 int *fired)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     size_t i = 0;
 
     while (i < len) {
@@ -701,10 +757,10 @@ fail:
 static void
 tap__kexinit_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     tap_kexinit_t k;
     char *store = NULL;
-    char err[sizeof ds->error];
+    char err[TAP_MAX_ERROR];
 
     if (tap__kexinit_parse(ev->payload, ev->payload_len, &k, &store, err,
                            sizeof err) < 0) {
@@ -730,7 +786,7 @@ tap__kexinit_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev)
 static void
 tap__disconnect_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     tap__reader_t r = { ev->payload, ev->payload_len, 1 };
     uint32_t reason = 0;
     const uint8_t *desc = NULL;
@@ -792,7 +848,7 @@ tap__disconnect_done(tap_t *tap, tap_dir_t dir, tap_event_t *ev)
 static void
 tap__packet_done(tap_t *tap, tap_dir_t dir)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     const uint8_t *p = (const uint8_t *)ds->unit.data;
     tap_event_t ev;
     uint8_t type;
@@ -806,7 +862,12 @@ tap__packet_done(tap_t *tap, tap_dir_t dir)
     type = ev.payload[0];
     ev.msg_type = type;
     ds->packets++;
-    ds->msg_count[type]++;
+    if (ds->msg_count == NULL) {
+        ds->msg_count = calloc(256, sizeof *ds->msg_count); /* NULL: not counted */
+    }
+    if (ds->msg_count != NULL) {
+        ds->msg_count[type]++;
+    }
 
     switch (type) {
     case TAP_MSG_KEXINIT:
@@ -835,7 +896,7 @@ tap__packet_done(tap_t *tap, tap_dir_t dir)
 static int
 tap__check_length(tap_t *tap, tap_dir_t dir)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     uint32_t len = tap__be32((const uint8_t *)ds->unit.data);
 
     ds->packet_length = len;
@@ -861,7 +922,7 @@ tap__check_length(tap_t *tap, tap_dir_t dir)
 static int
 tap__check_padding(tap_t *tap, tap_dir_t dir)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     uint8_t pad = (uint8_t)ds->unit.data[4];
 
     if (pad >= ds->packet_length) {
@@ -885,7 +946,7 @@ tap__check_padding(tap_t *tap, tap_dir_t dir)
 static int
 tap__take(tap_t *tap, tap_dir_t dir, const uint8_t *data, size_t n)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
 
     ds->bytes += n;
     if (util_buf_append(&ds->unit, data, n) < 0) {
@@ -899,7 +960,7 @@ static size_t
 tap__packet_step(tap_t *tap, tap_dir_t dir, const uint8_t *data, size_t len,
                  int *fired)
 {
-    tap_dirstate_t *ds = &tap->dir[dir];
+    tap_dirstate_t *ds = tap->dir[dir];
     size_t used = 0;
     size_t take;
     size_t total;
@@ -962,7 +1023,13 @@ tap_feed(tap_t *tap, tap_dir_t dir, const uint8_t *data, size_t len)
         len == 0 || tap->in_callback) {
         return 0;
     }
-    ds = &tap->dir[dir];
+    if (tap->dir[dir] == NULL) {
+        tap->dir[dir] = calloc(1, sizeof *tap->dir[dir]);
+        if (tap->dir[dir] == NULL) {
+            return len; /* nothing can be recorded: the bytes pass unseen */
+        }
+    }
+    ds = tap->dir[dir];
     while (used < len && !fired) {
         switch (ds->phase) {
         case TAP_PHASE_IDENT:

@@ -116,13 +116,17 @@ typedef enum {
     TAP_KEX__NLISTS
 } tap_kex_list_t;
 
+/* The strings point into store, sized to the line: an identification is
+ * kept for the connection's life, on every connection, so it costs what
+ * the line needs, not four times the longest line. Not to be copied. */
 typedef struct tap_ident_s {
-    char line[TAP_MAX_IDENT_LINE + 1]; /* without CR LF */
-    char proto[TAP_MAX_IDENT_LINE + 1];    /* "2.0", "1.99", "1.5" */
-    char software[TAP_MAX_IDENT_LINE + 1]; /* up to the first space */
-    char comments[TAP_MAX_IDENT_LINE + 1]; /* after the first space, or "" */
+    const char *line;     /* without CR LF */
+    const char *proto;    /* "2.0", "1.99", "1.5" */
+    const char *software; /* up to the first space */
+    const char *comments; /* after the first space, or "" */
     int has_comments; /* a space followed softwareversion */
     int has_cr;       /* ended with CR LF, as the RFC says, not LF alone */
+    char store[];
 } tap_ident_t;
 
 /* A KEXINIT as a view: the lists are NUL-terminated, exactly as sent
@@ -184,12 +188,18 @@ typedef struct tap_s tap_t;
 typedef void (*tap_event_cb)(tap_t *tap, tap_dir_t dir, const tap_event_t *ev,
                              void *userdata);
 
-/* One direction's state; read it through the functions below. */
+/* The longest error message kept. */
+#define TAP_MAX_ERROR 256u
+
+/* One direction's state; read it through the functions below. Made at the
+ * first byte fed in that direction, and the larger parts (counts,
+ * identification, error text) when they are first needed: a connection
+ * whose client has not spoken holds only the server's side. */
 typedef struct tap_dirstate_s {
     tap_phase_t phase;
     uint64_t bytes;      /* every byte fed, in every phase */
     uint64_t packets;    /* well-framed cleartext packets */
-    uint32_t msg_count[256];
+    uint32_t *msg_count; /* 256 of them, from the first packet; NULL before */
     util_buf_t unit;     /* the line or packet being read */
     uint32_t packet_length; /* of the packet in unit, once 4 bytes are in */
     util_buf_t scratch;  /* NUL-terminated line handed to the callback */
@@ -198,8 +208,7 @@ typedef struct tap_dirstate_s {
     util_buf_t pre_ident;      /* lines joined by '\n', capped */
     int pre_ident_truncated;
 
-    int has_ident;
-    tap_ident_t ident;
+    tap_ident_t *ident;  /* NULL until the identification was parsed */
 
     int has_kexinit;
     tap_kexinit_t kexinit;
@@ -213,12 +222,12 @@ typedef struct tap_dirstate_s {
     size_t disconnect_description_len;
     char *disconnect_language;
 
-    char error[256];
+    char *error;         /* TAP_PHASE_ERROR: what was wrong */
 } tap_dirstate_t;
 
 /* The caller allocates a tap_t (typically inside its connection). */
 struct tap_s {
-    tap_dirstate_t dir[TAP_DIR__COUNT];
+    tap_dirstate_t *dir[TAP_DIR__COUNT]; /* NULL until fed in that direction */
     tap_event_cb cb;
     void *userdata;
     int in_callback; /* guards against feeding from inside the callback */
@@ -231,6 +240,14 @@ tap_init(tap_t *tap, tap_event_cb cb, void *userdata);
 /* Frees what the tap allocated; not the tap_t itself. */
 void
 tap_free(tap_t *tap);
+
+/* Frees what only the cleartext phase needed in each direction that is
+ * encrypted now (its KEXINIT and HASSH, its message counts, its buffers):
+ * after the key exchange a connection keeps only byte counts, phases and
+ * identifications. tap_kexinit() and tap_msg_count() then report nothing
+ * for those directions. */
+void
+tap_compact(tap_t *tap);
 
 /* Feeds bytes of one direction. Consumes up to and including the last byte
  * of the next event (reported before this returns), or all of data when no

@@ -126,6 +126,21 @@ wire_cut(wire_t *w)
     }
 }
 
+void
+wire_compact(wire_t *w)
+{
+    util_buf_t *bufs[] = { &w->held, &w->c2s_held, &w->ident_held, &w->kexinit_held };
+    size_t i;
+
+    w->compact = 1; /* libssh's NEWKEYS may still be on its way to the tap */
+    tap_compact(&w->tap);
+    for (i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (bufs[i]->len == 0) {
+            util_buf_free(bufs[i]);
+        }
+    }
+}
+
 const tap_kexinit_t *
 wire_kexinit(const wire_t *w, tap_dir_t dir)
 {
@@ -909,4 +924,7 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         }
     }
     free(buf);
+    if (w->compact && dir == TAP_DIR_S2C) {
+        tap_compact(&w->tap);
+    }
 }

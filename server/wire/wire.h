@@ -126,6 +126,7 @@ typedef struct wire_s {
     unsigned hangup_pending : 1;    /* a hang-up waits for the client's answer */
     unsigned offer_state : 2;       /* WIRE_OFFER_*: libssh's KEXINIT, held (wire.c) */
     unsigned offer_took : 1;        /* the wire answered the client's KEXINIT itself */
+    unsigned compact : 1;           /* wire_compact() was asked: keep the tap compact */
     wire_hangup_t hangup_mode;
     util_buf_t held;      /* the server's bytes held by delay or throttle */
     util_buf_t c2s_held;  /* ... here until the server's KEXINIT is out */
@@ -167,6 +168,11 @@ void wire_on_timer(wire_t *w, wire_timer_t t);
 
 /* Nothing more from libssh reaches the client (the owner hangs up). */
 void wire_cut(wire_t *w);
+
+/* The key exchange is over (libssh has logged what was agreed): the tap's
+ * cleartext records and the wire's empty buffers are released. No rule
+ * needs them any more: after NEWKEYS rules act on byte counts and stages. */
+void wire_compact(wire_t *w);
 
 /* The KEXINIT seen in dir, or NULL. */
 const tap_kexinit_t *wire_kexinit(const wire_t *w, tap_dir_t dir);
