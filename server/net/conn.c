@@ -372,7 +372,9 @@ conn_close(conn_t *c, conn_closer_t by, int send_disconnect, const char *fmt, ..
     c->close_requested = 1;
     c->closed_by = by;
     c->send_disconnect = send_disconnect != 0;
-    sshd_set_disconnect_reason(&c->sshd, send_disconnect);
+    if (c->ssh != NULL) {
+        sshd_set_disconnect_reason(&c->ssh->sshd, send_disconnect);
+    }
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
