@@ -879,7 +879,7 @@ offer_play(fake_t *f, const script_t *sc, const char *client_macs)
     util_buf_free(&ck);
 }
 
-/* An OpenSSH 5.3 offering hmac-md5 only, to a client without it: the
+/* An OpenSSH 5.3 offering hmac-ripemd160 only (names no engine runs), to a client without it: the
  * client gets the exact KEXINIT (no strict-kex marker: 5.3 predates it),
  * libssh never sees the client's KEXINIT, and the server closes at once
  * without a DISCONNECT, as sshd gives up. */
@@ -894,13 +894,13 @@ test_offer_no_match_sends_exact(void **state)
     script_init(&sc);
     fake_init_profile(&f, "Identification SSH-2.0-OpenSSH_5.3\n"
                           "KexAlgorithms curve25519-sha256,diffie-hellman-group1-sha1\n"
-                          "Ciphers aes128-ctr,arcfour256,aes256-ctr\n"
-                          "MACs hmac-md5,hmac-md5-96\n"
-                          "HostKeyAlgorithms ssh-dss,rsa-sha2-256,ssh-ed25519\n");
+                          "Ciphers aes128-ctr,cast128-cbc,aes256-ctr\n"
+                          "MACs hmac-ripemd160,umac-64@openssh.com\n"
+                          "HostKeyAlgorithms x509v3-sign-rsa,rsa-sha2-256,ssh-ed25519\n");
     offer_play(&f, &sc, "hmac-sha2-256,hmac-sha1");
     util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
-    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1", "ssh-dss,ssh-ed25519",
-                  "aes128-ctr,arcfour256,aes256-ctr", "hmac-md5,hmac-md5-96");
+    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1", "x509v3-sign-rsa,ssh-ed25519",
+                  "aes128-ctr,cast128-cbc,aes256-ctr", "hmac-ripemd160,umac-64@openssh.com");
     assert_buf_equal(&f.client, &want_c, "exact KEXINIT");
     assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");
     assert_int_equal(f.closes, 1);
@@ -955,12 +955,12 @@ test_offer_markers(void **state)
         util_buf_t want_c = UTIL_BUF_INIT;
 
         script_init(&sc);
-        snprintf(text, sizeof text, "%sKexAlgorithms curve25519-sha256\nMACs hmac-md5\n"
+        snprintf(text, sizeof text, "%sKexAlgorithms curve25519-sha256\nMACs hmac-ripemd160\n"
                  "Ciphers aes256-ctr\n", cases[i].profile);
         fake_init_profile(&f, text);
         offer_play(&f, &sc, "hmac-sha1");
         util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
-        exact_kexinit(&want_c, cases[i].kex, "ssh-ed25519", "aes256-ctr", "hmac-md5");
+        exact_kexinit(&want_c, cases[i].kex, "ssh-ed25519", "aes256-ctr", "hmac-ripemd160");
         assert_buf_equal(&f.client, &want_c, cases[i].profile);
         util_buf_free(&want_c);
         fake_free(&f);
@@ -982,12 +982,12 @@ test_offer_runnable_forwards_libssh(void **state)
     (void)state;
     script_init(&sc);
     fake_init_profile(&f, "Identification SSH-2.0-OpenSSH_5.3\n"
-                          "MACs hmac-md5,hmac-sha2-256\n");
-    offer_play(&f, &sc, "hmac-sha2-256,hmac-md5");
+                          "MACs hmac-ripemd160,hmac-sha2-256\n");
+    offer_play(&f, &sc, "hmac-sha2-256,hmac-ripemd160");
     concat(&want_c, sc.s, S_IDENT, S_NEWKEYS + 1);
     assert_buf_equal(&f.client, &want_c, "libssh's KEXINIT");
     util_buf_append(&want_s, sc.c[C_IDENT].data, sc.c[C_IDENT].len);
-    kexinit_macs(&want_s, "hmac-sha2-256,hmac-md5");
+    kexinit_macs(&want_s, "hmac-sha2-256,hmac-ripemd160");
     assert_buf_equal(&f.server, &want_s, "the client's KEXINIT reaches libssh");
     fake_advance(&f, SETTLE_MS);
     assert_false(f.closing);
@@ -1010,22 +1010,22 @@ test_offer_cannot_play_disconnects(void **state)
 
     (void)state;
     script_init(&sc);
-    fake_init_profile(&f, "MACs hmac-md5,hmac-sha1\nCiphers aes256-ctr\n");
-    offer_play(&f, &sc, "hmac-md5,hmac-sha2-256,hmac-sha1");
+    fake_init_profile(&f, "MACs hmac-ripemd160,hmac-sha1\nCiphers aes256-ctr\n");
+    offer_play(&f, &sc, "hmac-ripemd160,hmac-sha2-256,hmac-sha1");
     util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
     exact_kexinit(&want_c,
                   "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
                   "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
                   "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
                   "diffie-hellman-group14-sha256,kex-strict-s-v00@openssh.com",
-                  "ssh-ed25519", "aes256-ctr", "hmac-md5,hmac-sha1");
-    assert_int_equal(tap_build_disconnect(&want_c, 3, "sshmock cannot play MAC hmac-md5 "
+                  "ssh-ed25519", "aes256-ctr", "hmac-ripemd160,hmac-sha1");
+    assert_int_equal(tap_build_disconnect(&want_c, 3, "sshmock cannot play MAC hmac-ripemd160 "
                                           "(offer-only in this build)"), 0);
     assert_buf_equal(&f.client, &want_c, "exact KEXINIT, DISCONNECT");
     assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");
     assert_int_equal(f.hangups, 1);
     assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
-    assert_string_equal(f.reason, "sshmock cannot play MAC hmac-md5 (offer-only in this build)");
+    assert_string_equal(f.reason, "sshmock cannot play MAC hmac-ripemd160 (offer-only in this build)");
     util_buf_free(&want_c);
     fake_free(&f);
     script_free(&sc);
@@ -1042,7 +1042,7 @@ test_offer_wait_is_bounded(void **state)
 
     (void)state;
     script_init(&sc);
-    fake_init_profile(&f, "MACs hmac-md5\n");
+    fake_init_profile(&f, "MACs hmac-ripemd160\n");
     wire_stage(&f.w, FAULT_STAGE_ACCEPT);
     feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
     feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
