@@ -29,6 +29,8 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "profile/profile.h"
+#include "profile/algo.h"
+#include "wire/offer.h"
 #include "wire/tap.h"
 #include "wire/wire.h"
 
@@ -879,6 +881,50 @@ offer_play(fake_t *f, const script_t *sc, const char *client_macs)
     util_buf_free(&ck);
 }
 
+/* A group exchange from a ModuliFile is runnable only on a libssh that
+ * sends the file's groups as they are (sshmock's, patch 052): the system
+ * libssh would raise the client's minimum and fail, so there it is a cell
+ * that cannot be played, said as such. Other exchanges are untouched. */
+static void
+test_offer_moduli_file(void **state)
+{
+    profile_t p;
+    tap_kexinit_t c;
+    tap_kexinit_t s;
+    offer_result_t r;
+    int plays = algo_engine_plays_moduli();
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(&c, 0, sizeof c);
+    memset(&s, 0, sizeof s);
+    c.lists[TAP_KEX_ALGS] = "curve25519-sha256,diffie-hellman-group-exchange-sha1";
+    s.lists[TAP_KEX_ALGS] = "diffie-hellman-group-exchange-sha1";
+
+    memset(&r, 0, sizeof r);
+    r.verdict = OFFER_RUNNABLE;
+    offer_check_moduli(&p, &c, &s, &r);
+    assert_int_equal(r.verdict, OFFER_RUNNABLE); /* no ModuliFile */
+
+    p.moduli_file = (char *)"keys/moduli-1024";
+    offer_check_moduli(&p, &c, &s, &r);
+    if (plays) {
+        assert_int_equal(r.verdict, OFFER_RUNNABLE);
+    } else {
+        assert_int_equal(r.verdict, OFFER_CANNOT_PLAY);
+        assert_int_equal(r.list, TAP_KEX_ALGS);
+        assert_string_equal(r.name, "diffie-hellman-group-exchange-sha1");
+    }
+    /* The engine's verdict agrees with the legacy set it was built with. */
+    assert_int_equal(plays, algo_is_supported(ALGO_MAC, "hmac-md5-96"));
+
+    memset(&r, 0, sizeof r);
+    r.verdict = OFFER_RUNNABLE;
+    s.lists[TAP_KEX_ALGS] = "curve25519-sha256,diffie-hellman-group-exchange-sha1";
+    offer_check_moduli(&p, &c, &s, &r);
+    assert_int_equal(r.verdict, OFFER_RUNNABLE); /* curve25519 is chosen */
+}
+
 /* An OpenSSH 5.3 offering hmac-ripemd160 only (names no engine runs), to a client without it: the
  * client gets the exact KEXINIT (no strict-kex marker: 5.3 predates it),
  * libssh never sees the client's KEXINIT, and the server closes at once
@@ -1083,6 +1129,7 @@ main(void)
         cmocka_unit_test(test_bug_throttle_then_server_ident_wait),
         cmocka_unit_test(test_bug_stall_after_pending_hang_up),
         cmocka_unit_test(test_delay_with_throttle_keeps_order),
+        cmocka_unit_test(test_offer_moduli_file),
         cmocka_unit_test(test_offer_no_match_sends_exact),
         cmocka_unit_test(test_offer_markers),
         cmocka_unit_test(test_offer_runnable_forwards_libssh),
