@@ -98,33 +98,100 @@ class CatalogueTest(unittest.TestCase):
             self.connects(h.run_ssh(srv, "echo hello", password="demo",
                                     options=["HostKeyAlgorithms=+ssh-rsa"]))
 
-    # Offer-only names (issue 9): the offer is played exactly; the fix picks
-    # an algorithm this build cannot run, and the server says so plainly.
+    # The legacy set (issue 9): the offer is played exactly. With sshmock's
+    # own libssh the fix logs in with the old algorithm (ssh's own debug
+    # line names it); against the system libssh it is offer-only there, and
+    # the server says so plainly.
+    def offer_only(self, name):
+        r = subprocess.run([h.SSHMOCK, "check", h.profile(name)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=15, text=True)
+        self.assertEqual(r.returncode, 0, r)
+        line = [ln for ln in r.stdout.splitlines() if ln.startswith("# offer-only")]
+        return set(re.split(r"[ ,;]+", line[0])) if line else set()
+
     def test_legacy_hmac_md5(self):
+        playable = "hmac-md5" not in self.offer_only("legacy-hmac-md5")
         with h.Server(h.profile("legacy-hmac-md5")) as srv:
             r = h.run_ssh(srv, "echo hello", password="demo")
             self.fails(r, re.compile(r"no matching MAC found\. Their offer: hmac-md5,hmac-md5-96\r?$",
                                      re.M))
             self.diagnosis(srv, "mac_algorithms_client_to_server", "-oMACs=+hmac-md5")
-            r = h.run_ssh(srv, "echo hello", password="demo", options=["MACs=+hmac-md5"])
+            r = h.run_ssh(srv, "echo hello", password="demo",
+                          options=["MACs=+hmac-md5", "LogLevel=DEBUG1"])
+            if playable:
+                self.connects(r)
+                self.assertRegex(r.err, r"kex: server->client cipher: \S+ MAC: hmac-md5 ")
+                self.assertRegex(r.err, r"kex: client->server cipher: \S+ MAC: hmac-md5 ")
+                return
             self.fails(r, "sshmock cannot play MAC hmac-md5 (offer-only in this build)")
             srv.wait_events(lambda e: e["event"] == "cannot_play" and e["algorithm"] == "hmac-md5")
 
+    def test_legacy_hmac_sha1_96(self):
+        if "hmac-sha1-96" in self.offer_only("legacy-hmac-sha1-96"):
+            self.skipTest("hmac-sha1-96 is offer-only with this libssh (the system one)")
+        with h.Server(h.profile("legacy-hmac-sha1-96")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching MAC found\. Their offer: hmac-sha1-96\r?$", re.M))
+            # 12-byte MACs both ways: a wrong length or key would break the
+            # first encrypted packet ("message authentication code incorrect").
+            r = h.run_ssh(srv, "echo hello", password="demo",
+                          options=["MACs=+hmac-sha1-96", "LogLevel=DEBUG1"])
+            self.connects(r)
+            self.assertRegex(r.err, r"kex: server->client cipher: \S+ MAC: hmac-sha1-96 ")
+
+    def test_legacy_arcfour_blowfish(self):
+        # OpenSSH 7.6 and later have neither cipher: nothing to turn on. (The
+        # matrix runs the clients that still have them: PuTTY, asyncssh.)
+        with h.Server(h.profile("legacy-arcfour-blowfish")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching cipher found\. Their offer: "
+                                     r"arcfour256,arcfour128,blowfish-cbc,arcfour\r?$", re.M))
+
+    def test_legacy_gex_sha1_1024(self):
+        playable = "diffie-hellman-group-exchange-*" not in self.offer_only("legacy-gex-sha1-1024")
+        with h.Server(h.profile("legacy-gex-sha1-1024")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching key exchange method found\. Their offer: "
+                                     r"diffie-hellman-group-exchange-sha1\r?$", re.M))
+            fixed = h.run_ssh(srv, "echo hello", password="demo",
+                              options=["KexAlgorithms=+diffie-hellman-group-exchange-sha1",
+                                       "HostKeyAlgorithms=+ssh-rsa"])
+            pm = h.run_paramiko(srv, "echo hello", password="demo") if h.have_paramiko() else None
+            if not playable:
+                self.fails(fixed, "sshmock cannot play key exchange method "
+                                  "diffie-hellman-group-exchange-sha1")
+                return
+            # The usual fix only moves the failure: OpenSSH wants 2048 bits.
+            self.fails(fixed, re.compile(r"ssh_dispatch_run_fatal: Connection to 127\.0\.0\.1 "
+                                         r"port %d: DH GEX group out of range\r?$" % srv.port, re.M))
+            if pm is not None:      # paramiko takes the 1024-bit group
+                self.connects(pm)
+
+    def test_legacy_cisco_ios(self):
+        # An SSH-1.99 identification and no strict-kex marker (IOS predates
+        # Terrapin); the rest of the play needs the engine's SSH-1.99 patch.
+        with h.Server(h.profile("legacy-cisco-ios")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo", options=["LogLevel=DEBUG1"])
+            self.fails(r, "Remote protocol version 1.99, remote software version Cisco-1.25",
+                       re.compile(r"no matching key exchange method found\. Their offer: "
+                                  r"diffie-hellman-group1-sha1,diffie-hellman-group14-sha1\r?$",
+                                  re.M))
+
     def test_legacy_dss_only(self):
+        playable = "ssh-dss" not in self.offer_only("legacy-dss-only")
         with h.Server(h.profile("legacy-dss-only")) as srv:
             r = h.run_ssh(srv, "echo hello", password="demo")
             self.fails(r, re.compile(r"no matching host key type found\. Their offer: ssh-dss\r?$",
                                      re.M))
             self.diagnosis(srv, "server_host_key_algorithms", "-oHostKeyAlgorithms=+ssh-dss")
             r = h.run_ssh(srv, "echo hello", password="demo",
-                          options=["HostKeyAlgorithms=+ssh-dss"])
-            if h.engine() == "system":
-                self.fails(r, "sshmock cannot play host key type ssh-dss (offer-only in this build)")
-                srv.wait_events(lambda e: e["event"] == "cannot_play"
-                                and e["algorithm"] == "ssh-dss")
-            else:
-                # The bundled engine has DSA: the documented fix logs in.
+                          options=["HostKeyAlgorithms=+ssh-dss", "LogLevel=DEBUG1"])
+            if playable:
                 self.connects(r)
+                self.assertRegex(r.err, r"Server host key: ssh-dss SHA256:")
+                return
+            self.fails(r, "sshmock cannot play host key type ssh-dss (offer-only in this build)")
+            srv.wait_events(lambda e: e["event"] == "cannot_play" and e["algorithm"] == "ssh-dss")
 
     def test_legacy_openssh5(self):
         with h.Server(h.profile("legacy-openssh5")) as srv:

@@ -71,16 +71,21 @@ class OffersTest(unittest.TestCase):
             self.assertEqual(offer_line(r.err, "MAC"), "hmac-md5,hmac-md5-96", r)
 
     def test_offer_only_pick_is_refused_plainly(self):
-        with h.Server(h.profile("legacy-hmac-md5")) as srv:
-            r = h.run_ssh(srv, "echo hello", password="demo", options=["MACs=+hmac-md5"])
-            print("ssh said: %r" % r.err.strip())
-            self.assertEqual(r.rc, 255, r)
-            self.assertRegex(r.err, r"Received disconnect from 127\.0\.0\.1 port %d:3: "
-                             r"sshmock cannot play MAC hmac-md5 \(offer-only in this build\)"
-                             % srv.port)
-            ev = srv.wait_events(lambda e: e["event"] == "cannot_play")
-            self.assertEqual(ev[0]["algorithm"], "hmac-md5", ev)
-            self.assertFalse([e for e in srv.events() if e["event"] == "auth"])
+        # umac-128@openssh.com: a MAC ssh picks and no engine of sshmock's
+        # runs (hmac-md5 was the example before sshmock's libssh ran it).
+        with tempfile.TemporaryDirectory() as d:
+            prof = temp_profile(d, "Identification SSH-2.0-OpenSSH_5.8\n"
+                                   "Ciphers aes128-ctr\nMACs umac-128@openssh.com\n")
+            with h.Server(prof) as srv:
+                r = h.run_ssh(srv, "echo hello", password="demo")
+                print("ssh said: %r" % r.err.strip())
+                self.assertEqual(r.rc, 255, r)
+                self.assertRegex(r.err, r"Received disconnect from 127\.0\.0\.1 port %d:3: "
+                                 r"sshmock cannot play MAC umac-128@openssh\.com "
+                                 r"\(offer-only in this build\)" % srv.port)
+                ev = srv.wait_events(lambda e: e["event"] == "cannot_play")
+                self.assertEqual(ev[0]["algorithm"], "umac-128@openssh.com", ev)
+                self.assertFalse([e for e in srv.events() if e["event"] == "auth"])
 
     def test_offer_only_names_not_picked_change_nothing(self):
         # hmac-md5 is offered first, but ssh does not want it: libssh's own
@@ -97,34 +102,39 @@ class OffersTest(unittest.TestCase):
                                         if k.startswith(("cipher", "mac"))})
 
     def test_check_lists_offer_only_names(self):
-        r = subprocess.run([h.SSHMOCK, "check", h.profile("legacy-dss-only")],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15, text=True)
+        with tempfile.TemporaryDirectory() as d:
+            prof = temp_profile(d, "HostKeyAlgorithms x509v3-sign-rsa,ssh-ed25519\n"
+                                   "MACs umac-64@openssh.com,hmac-sha2-256\n")
+            r = subprocess.run([h.SSHMOCK, "check", prof], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=15, text=True)
         self.assertEqual(r.returncode, 0, r)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("# offer-only")]
         self.assertEqual(len(lines), 1, r.stdout)
-        # ssh-dss is offer-only with the system engine; the bundled one
-        # (built WITH_DSA) runs it, and check says which engine it is.
-        if "\n# engine: bundled " in r.stdout:
-            self.assertNotIn("ssh-dss", lines[0])
-        else:
-            self.assertIn("HostKeyAlgorithms ssh-dss", lines[0])
-        self.assertIn("umac-64@openssh.com", lines[0])
-        self.assertNotIn("hmac-sha2-256,", lines[0])
+        self.assertIn("HostKeyAlgorithms x509v3-sign-rsa", lines[0])
+        self.assertIn("MACs umac-64@openssh.com", lines[0])
+        self.assertNotIn("hmac-sha2-256", lines[0])
+        self.assertNotIn("ssh-ed25519", lines[0])
 
     def test_matrix_cell_cannot_be_played(self):
-        # openssh: fails as against the real server (a pass); its fix picks
-        # hmac-md5, which this build cannot run: reported as such, and no
-        # failure even under --strict.
+        # openssh (a hardened MAC list): fails as against the real server (a
+        # pass); its fix picks umac-128@openssh.com, which no build runs:
+        # reported as such, and no failure even under --strict.
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "m.json")
+            prof = temp_profile(d, "Identification SSH-2.0-OpenSSH_5.8\n"
+                                   "Ciphers aes128-ctr\nMACs umac-128@openssh.com\n"
+                                   "ClientOptions openssh MACs=hmac-sha2-256\n"
+                                   "ClientFix openssh MACs=+umac-128@openssh.com\n"
+                                   "Expect openssh fail kex \"no matching MAC found\\. "
+                                   "Their offer: umac-128@openssh\\.com\"\n")
             r = subprocess.run([h.SSHMOCK, "matrix", "-q", "--client", "openssh", "--fixes",
                                 "--strict", "--json", out, "--state-dir", h.state_dir(),
-                                "legacy-hmac-md5"],
+                                prof],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
                                text=True)
             print(r.stdout[-600:])
             self.assertEqual(r.returncode, 0, r)
-            self.assertIn("FIX CANNOT BE PLAYED: legacy-hmac-md5 x openssh", r.stdout)
+            self.assertIn("FIX CANNOT BE PLAYED: offer x openssh", r.stdout)
             with open(out) as f:
                 doc = json.load(f)
             cells = [c for c in doc["cells"] if c["client"] == "openssh"]

@@ -49,6 +49,10 @@ ALLOWED = {
     # asyncssh does not check the host key list: it sees the server close.
     "legacy-dss-only": {"no-common-hostkey", "closed-during-kex"} | CLOSES,
     "legacy-hmac-md5": {"no-common-mac"} | CLOSES,
+    "legacy-hmac-sha1-96": {"no-common-mac"} | CLOSES,
+    "legacy-arcfour-blowfish": {"no-common-cipher", "weak-algorithm"} | CLOSES,
+    "legacy-gex-sha1-1024": {"no-common-kex", "dh-group-too-small"} | CLOSES,
+    "legacy-cisco-ios": {"no-common-kex", "no-common-cipher"} | CLOSES,
     "hardened": {"no-common-kex", "no-common-cipher", "no-common-mac", "no-common-hostkey"},
     "hostkey-changed": {"hostkey-mismatch", "hostkey-unverified"},
     "corrupt-after-newkeys": {"mac-error"},

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "profile/algo.h"
 #include "ssh/hostkey.h"
 #include "profile/profile.h"
 #include "base/util.h"
@@ -244,6 +245,34 @@ test_safe_state_dir_keeps_key(void **state)
     assert_int_equal(load(p, f->state, &set, err, sizeof err), 0);
     assert_false(set.keys[0].generated);
     assert_string_equal(set.keys[0].fingerprint, fp);
+    hostkey_set_free(&set);
+    profile_free(p);
+}
+
+/* A DSA-only profile (legacy-dss-only): sshmock's own libssh serves the
+ * DSA key; the system libssh, which has no DSA, gets a placeholder it never
+ * shows (ssh-dss is offer-only there) instead of refusing to start. */
+static void
+test_dsa_key_where_the_engine_has_dsa(void **state)
+{
+    fixture_t *f = *state;
+    char path[256];
+    char err[1024] = "";
+    profile_t *p = NULL;
+    hostkey_set_t set;
+
+    snprintf(path, sizeof path, "%s/dss.conf", f->base);
+    assert_int_equal(profile_parse_string(path, "HostKeyAlgorithms ssh-dss\n"
+                                          "HostKey generate:dsa\n", &p, err, sizeof err), 0);
+    assert_int_equal(load(p, f->state, &set, err, sizeof err), 0);
+    assert_int_equal(set.n, 1);
+    if (algo_is_supported(ALGO_HOSTKEY, "ssh-dss")) {
+        assert_int_equal(ssh_key_type(set.keys[0].key), SSH_KEYTYPE_DSS);
+        assert_true(set.keys[0].generated);
+    } else {
+        assert_int_equal(ssh_key_type(set.keys[0].key), SSH_KEYTYPE_ED25519);
+        assert_non_null(strstr(set.keys[0].source, "placeholder"));
+    }
     hostkey_set_free(&set);
     profile_free(p);
 }
@@ -607,6 +636,7 @@ main(void)
         HOSTKEY_TEST(test_group_writable_profile_dir_refused),
         HOSTKEY_TEST(test_state_dir_of_another_user_refused),
         HOSTKEY_TEST(test_safe_state_dir_keeps_key),
+        HOSTKEY_TEST(test_dsa_key_where_the_engine_has_dsa),
         HOSTKEY_TEST(test_kept_key_readable_by_others_refused),
         HOSTKEY_TEST(test_kept_key_symlink_refused),
         HOSTKEY_TEST(test_tmp_file_not_through_planted_link),

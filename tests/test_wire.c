@@ -30,6 +30,7 @@
 #include "base/util.h"
 #include "profile/algo.h"
 #include "profile/profile.h"
+#include "wire/offer.h"
 #include "wire/tap.h"
 #include "wire/wire.h"
 
@@ -881,7 +882,51 @@ offer_play(fake_t *f, const script_t *sc, const char *client_macs)
     util_buf_free(&ck);
 }
 
-/* An OpenSSH 5.3 offering hmac-md5 only, to a client without it: the
+/* A group exchange from a ModuliFile is runnable only on a libssh that
+ * sends the file's groups as they are (sshmock's, patch 052): the system
+ * libssh would raise the client's minimum and fail, so there it is a cell
+ * that cannot be played, said as such. Other exchanges are untouched. */
+static void
+test_offer_moduli_file(void **state)
+{
+    profile_t p;
+    tap_kexinit_t c;
+    tap_kexinit_t s;
+    offer_result_t r;
+    int plays = algo_engine_plays_moduli();
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(&c, 0, sizeof c);
+    memset(&s, 0, sizeof s);
+    c.lists[TAP_KEX_ALGS] = "curve25519-sha256,diffie-hellman-group-exchange-sha1";
+    s.lists[TAP_KEX_ALGS] = "diffie-hellman-group-exchange-sha1";
+
+    memset(&r, 0, sizeof r);
+    r.verdict = OFFER_RUNNABLE;
+    offer_check_moduli(&p, &c, &s, &r);
+    assert_int_equal(r.verdict, OFFER_RUNNABLE); /* no ModuliFile */
+
+    p.moduli_file = (char *)"keys/moduli-1024";
+    offer_check_moduli(&p, &c, &s, &r);
+    if (plays) {
+        assert_int_equal(r.verdict, OFFER_RUNNABLE);
+    } else {
+        assert_int_equal(r.verdict, OFFER_CANNOT_PLAY);
+        assert_int_equal(r.list, TAP_KEX_ALGS);
+        assert_string_equal(r.name, "diffie-hellman-group-exchange-sha1");
+    }
+    /* The engine's verdict agrees with the legacy set it was built with. */
+    assert_int_equal(plays, algo_is_supported(ALGO_MAC, "hmac-md5-96"));
+
+    memset(&r, 0, sizeof r);
+    r.verdict = OFFER_RUNNABLE;
+    s.lists[TAP_KEX_ALGS] = "curve25519-sha256,diffie-hellman-group-exchange-sha1";
+    offer_check_moduli(&p, &c, &s, &r);
+    assert_int_equal(r.verdict, OFFER_RUNNABLE); /* curve25519 is chosen */
+}
+
+/* An OpenSSH 5.3 offering hmac-ripemd160 only (names no engine runs), to a client without it: the
  * client gets the exact KEXINIT (no strict-kex marker: 5.3 predates it),
  * libssh never sees the client's KEXINIT, and the server closes at once
  * without a DISCONNECT, as sshd gives up. */
@@ -896,18 +941,13 @@ test_offer_no_match_sends_exact(void **state)
     script_init(&sc);
     fake_init_profile(&f, "Identification SSH-2.0-OpenSSH_5.3\n"
                           "KexAlgorithms curve25519-sha256,diffie-hellman-group1-sha1\n"
-                          "Ciphers aes128-ctr,arcfour256,aes256-ctr\n"
-                          "MACs hmac-md5,hmac-md5-96\n"
-                          "HostKeyAlgorithms ssh-dss,rsa-sha2-256,ssh-ed25519\n");
+                          "Ciphers aes128-ctr,cast128-cbc,aes256-ctr\n"
+                          "MACs hmac-ripemd160,umac-64@openssh.com\n"
+                          "HostKeyAlgorithms x509v3-sign-rsa,rsa-sha2-256,ssh-ed25519\n");
     offer_play(&f, &sc, "hmac-sha2-256,hmac-sha1");
     util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
-    /* ssh-dss is offer-only where the engine cannot run it; where it can
-     * (the bundled engine) it is offered only with a DSA key, as sshd does,
-     * and this profile has none. */
-    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1",
-                  algo_is_supported(ALGO_HOSTKEY, "ssh-dss") ? "ssh-ed25519"
-                                                             : "ssh-dss,ssh-ed25519",
-                  "aes128-ctr,arcfour256,aes256-ctr", "hmac-md5,hmac-md5-96");
+    exact_kexinit(&want_c, "curve25519-sha256,diffie-hellman-group1-sha1", "x509v3-sign-rsa,ssh-ed25519",
+                  "aes128-ctr,cast128-cbc,aes256-ctr", "hmac-ripemd160,umac-64@openssh.com");
     assert_buf_equal(&f.client, &want_c, "exact KEXINIT");
     assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");
     assert_int_equal(f.closes, 1);
@@ -962,12 +1002,12 @@ test_offer_markers(void **state)
         util_buf_t want_c = UTIL_BUF_INIT;
 
         script_init(&sc);
-        snprintf(text, sizeof text, "%sKexAlgorithms curve25519-sha256\nMACs hmac-md5\n"
+        snprintf(text, sizeof text, "%sKexAlgorithms curve25519-sha256\nMACs hmac-ripemd160\n"
                  "Ciphers aes256-ctr\n", cases[i].profile);
         fake_init_profile(&f, text);
         offer_play(&f, &sc, "hmac-sha1");
         util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
-        exact_kexinit(&want_c, cases[i].kex, "ssh-ed25519", "aes256-ctr", "hmac-md5");
+        exact_kexinit(&want_c, cases[i].kex, "ssh-ed25519", "aes256-ctr", "hmac-ripemd160");
         assert_buf_equal(&f.client, &want_c, cases[i].profile);
         util_buf_free(&want_c);
         fake_free(&f);
@@ -989,12 +1029,12 @@ test_offer_runnable_forwards_libssh(void **state)
     (void)state;
     script_init(&sc);
     fake_init_profile(&f, "Identification SSH-2.0-OpenSSH_5.3\n"
-                          "MACs hmac-md5,hmac-sha2-256\n");
-    offer_play(&f, &sc, "hmac-sha2-256,hmac-md5");
+                          "MACs hmac-ripemd160,hmac-sha2-256\n");
+    offer_play(&f, &sc, "hmac-sha2-256,hmac-ripemd160");
     concat(&want_c, sc.s, S_IDENT, S_NEWKEYS + 1);
     assert_buf_equal(&f.client, &want_c, "libssh's KEXINIT");
     util_buf_append(&want_s, sc.c[C_IDENT].data, sc.c[C_IDENT].len);
-    kexinit_macs(&want_s, "hmac-sha2-256,hmac-md5");
+    kexinit_macs(&want_s, "hmac-sha2-256,hmac-ripemd160");
     assert_buf_equal(&f.server, &want_s, "the client's KEXINIT reaches libssh");
     fake_advance(&f, SETTLE_MS);
     assert_false(f.closing);
@@ -1017,22 +1057,22 @@ test_offer_cannot_play_disconnects(void **state)
 
     (void)state;
     script_init(&sc);
-    fake_init_profile(&f, "MACs hmac-md5,hmac-sha1\nCiphers aes256-ctr\n");
-    offer_play(&f, &sc, "hmac-md5,hmac-sha2-256,hmac-sha1");
+    fake_init_profile(&f, "MACs hmac-ripemd160,hmac-sha1\nCiphers aes256-ctr\n");
+    offer_play(&f, &sc, "hmac-ripemd160,hmac-sha2-256,hmac-sha1");
     util_buf_append(&want_c, sc.s[S_IDENT].data, sc.s[S_IDENT].len);
     exact_kexinit(&want_c,
                   "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
                   "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
                   "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
                   "diffie-hellman-group14-sha256,kex-strict-s-v00@openssh.com",
-                  "ssh-ed25519", "aes256-ctr", "hmac-md5,hmac-sha1");
-    assert_int_equal(tap_build_disconnect(&want_c, 3, "sshmock cannot play MAC hmac-md5 "
+                  "ssh-ed25519", "aes256-ctr", "hmac-ripemd160,hmac-sha1");
+    assert_int_equal(tap_build_disconnect(&want_c, 3, "sshmock cannot play MAC hmac-ripemd160 "
                                           "(offer-only in this build)"), 0);
     assert_buf_equal(&f.client, &want_c, "exact KEXINIT, DISCONNECT");
     assert_buf_equal(&f.server, &sc.c[C_IDENT], "libssh gets the identification only");
     assert_int_equal(f.hangups, 1);
     assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
-    assert_string_equal(f.reason, "sshmock cannot play MAC hmac-md5 (offer-only in this build)");
+    assert_string_equal(f.reason, "sshmock cannot play MAC hmac-ripemd160 (offer-only in this build)");
     util_buf_free(&want_c);
     fake_free(&f);
     script_free(&sc);
@@ -1049,7 +1089,7 @@ test_offer_wait_is_bounded(void **state)
 
     (void)state;
     script_init(&sc);
-    fake_init_profile(&f, "MACs hmac-md5\n");
+    fake_init_profile(&f, "MACs hmac-ripemd160\n");
     wire_stage(&f.w, FAULT_STAGE_ACCEPT);
     feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
     feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
@@ -1090,6 +1130,7 @@ main(void)
         cmocka_unit_test(test_bug_throttle_then_server_ident_wait),
         cmocka_unit_test(test_bug_stall_after_pending_hang_up),
         cmocka_unit_test(test_delay_with_throttle_keeps_order),
+        cmocka_unit_test(test_offer_moduli_file),
         cmocka_unit_test(test_offer_no_match_sends_exact),
         cmocka_unit_test(test_offer_markers),
         cmocka_unit_test(test_offer_runnable_forwards_libssh),

@@ -37,12 +37,17 @@ const diag_class_t diag_classes[] = {
       "stage (run the client with -v)", "closed-after-ident",
       "closed-before-ident,closed-after-client-kexinit,hostkeys-missing,maxstartups" },
     { "no-common-kex", "kex", "no key exchange method in common", "legacy-kex-group1",
-      "hardened" },
-    { "no-common-cipher", "kex", "no cipher in common", "legacy-ciphers-cbc", "hardened" },
+      "hardened,legacy-cisco-ios,legacy-gex-sha1-1024" },
+    { "no-common-cipher", "kex", "no cipher in common", "legacy-ciphers-cbc",
+      "hardened,legacy-arcfour-blowfish,legacy-cisco-ios" },
     /* legacy-hmac-md5 first: every current client refuses its MACs, where
      * legacy-macs-sha1's hmac-sha1 fails only hardened client configs, so
      * an import from words that name no list (dbclient's) plays it. */
-    { "no-common-mac", "kex", "no MAC in common", "legacy-hmac-md5", "legacy-macs-sha1" },
+    { "no-common-mac", "kex", "no MAC in common", "legacy-hmac-md5",
+      "legacy-macs-sha1,legacy-hmac-sha1-96" },
+    { "dh-group-too-small", "kex", "the server's Diffie-Hellman group exchange sent a group "
+      "smaller than the client accepts (OpenSSH 7.0 and later: 2048 bits)",
+      "legacy-gex-sha1-1024", NULL },
     { "no-common-hostkey", "kex", "no host key algorithm in common", "legacy-hostkey-ssh-rsa",
       "legacy-openssh5,legacy-dss-only" },
     { "weak-algorithm", "kex", "the client refuses the only algorithm the server offers as "
@@ -105,6 +110,8 @@ const diag_sig_t diag_sigs[] = {
     { "openssh", "no-common-cipher", "no matching cipher found", NULL },
     { "openssh", "no-common-mac", "no matching MAC found", NULL },
     { "openssh", "no-common-hostkey", "no matching host key type found", NULL },
+    { "openssh", "dh-group-too-small", "DH GEX group out of range", NULL },
+    { "libssh", "dh-group-too-small", "Invalid dh group parameter p", NULL },
     { "plink", "no-common-kex", "Couldn't agree a key exchange algorithm", NULL },
     { "plink", "no-common-hostkey", "Couldn't agree a host key algorithm", NULL },
     { "plink", "no-common-cipher", "Couldn't agree a client-to-server cipher", NULL },

@@ -99,8 +99,7 @@ import_hostkey_spec(const char *alg, int bits, char *buf, size_t size)
         snprintf(buf, size, "rsa-%d", bits >= 1024 && bits <= 16384 ? bits : 3072);
         return buf;
     }
-    /* DSA keys have one size (1024) in SSH. Playable with the bundled
-     * engine; callers ask algo_is_supported() first. */
+    /* DSA keys are 1024 bits (FIPS 186-2, all OpenSSH ever made). */
     if (strcmp(alg, "ssh-dss") == 0 || strcasecmp(alg, "dsa") == 0) {
         return "dsa";
     }
@@ -172,6 +171,25 @@ import__catalogue_list(import_t *im, const diag_class_t *c)
     free(path);
 }
 
+/* A group exchange group too small for the client: the input says so but
+ * not which groups; the catalogue profile's moduli file (1024-bit groups)
+ * plays it, named by its absolute path so the import loads anywhere. */
+static void
+import__catalogue_moduli(import_t *im, const diagnose_result_t *r)
+{
+    profile_t *p = NULL;
+    char *path = catalog_resolve(r->cls->profile);
+    char err[256];
+
+    if (path != NULL && profile_load_warn(path, NULL, &p, err, sizeof err) == 0 &&
+        p->moduli_file != NULL && p->moduli_file[0] == '/') {
+        import_val_set(&im->moduli_file, p->moduli_file, strlen(p->moduli_file), r->line,
+                       r->evidence, strlen(r->evidence));
+    }
+    profile_free(p);
+    free(path);
+}
+
 /* The server's identification a client quoted in its error
  * ("Incompatible remote version 'SSH-1.5-OpenSSH_3.9p1'"). */
 static void
@@ -236,6 +254,9 @@ import_failure(const char *text, size_t len, import_t *im)
     }
     if (strcmp(r.cls->id, "too-many-auth-failures") == 0) {
         import_val_set(&im->max_auth_tries, "2", 1, r.line, r.evidence, strlen(r.evidence));
+    }
+    if (strcmp(r.cls->id, "dh-group-too-small") == 0) {
+        import__catalogue_moduli(im, &r);
     }
     if (fault != NULL) {
         import_val_set(&im->fault, fault, strlen(fault), r.line, r.evidence, strlen(r.evidence));
@@ -305,6 +326,7 @@ import_free(import_t *im)
     free(im->max_startups.value);
     free(im->banner.value);
     free(im->fault.value);
+    free(im->moduli_file.value);
     free(im->hostkey_rotation.value);
     free(im->failure.value);
     util_buf_free(&im->notes);

@@ -60,6 +60,7 @@ typedef struct import_s {
     import_val_t fault;                       /* "accept close", ... */
     import_val_t hostkey_rotation;            /* "connection" when the key changed */
     import_val_t failure;                     /* diagnose's class id */
+    import_val_t moduli_file;                 /* the catalogue's ModuliFile (absolute) */
     util_buf_t notes;                         /* comment lines for the header */
 } import_t;
 

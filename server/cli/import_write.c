@@ -307,6 +307,10 @@ import_write(const import_t *im, const char *source, const char *cmdline, util_b
         import__origin(o, &im->fault);
         util_buf_printf(o, "Fault %s\n", im->fault.value); /* may hold "\nFault ..." */
     }
+    if (im->moduli_file.value != NULL) {
+        import__origin(o, &im->moduli_file);
+        util_buf_printf(o, "ModuliFile %s\n", im->moduli_file.value);
+    }
     if (im->banner.value != NULL && im->banner_file != NULL) {
         import__origin(o, &im->banner);
         util_buf_printf(o, "Banner %s\n", im->banner_file);

@@ -43,6 +43,12 @@ const char *algo_supported_list(algo_kind_t kind);
 /* 1 when the linked libssh accepts the algorithm for this kind. */
 int algo_is_supported(algo_kind_t kind, const char *name);
 
+/* 1 when the linked libssh plays a ModuliFile's groups as they are
+ * (sshmock's own libssh, patch 052); the system libssh raises every
+ * client's minimum to 2048 bits and fails when the file has nothing
+ * there, so its group exchange with a ModuliFile cannot be played. */
+int algo_engine_plays_moduli(void);
+
 /* Resolves a value with its modifier into a malloc'd comma-separated list:
  * the exact offer, offer-only names included. Returns 0, or -1 with a
  * message in err (e.g. "unknown MAC 'hmac-md6': the linked libssh ..."). */

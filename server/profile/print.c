@@ -133,6 +133,11 @@ profile__print_offer_only(const profile_t *p, FILE *f)
         }
         free(only);
     }
+    if (p->moduli_file != NULL && !algo_engine_plays_moduli()) {
+        util_buf_printf(&b, "%sKexAlgorithms diffie-hellman-group-exchange-* (with ModuliFile: "
+                        "this libssh cannot send the file's groups as they are)",
+                        b.len > 0 ? "; " : "");
+    }
     if (b.len > 0) {
         fprintf(f, "# offer-only in this build: %s\n", b.data);
     }

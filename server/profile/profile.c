@@ -198,6 +198,7 @@ profile_free(profile_t *p)
     free(p->authentication_methods);
     free(p->banner_path);
     free(p->banner);
+    free(p->moduli_file);
     free(p->listen_address);
     profile__free_lists(p);
     profile__exec_clear(&p->default_exec);

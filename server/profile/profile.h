@@ -123,6 +123,7 @@ typedef struct profile_s {
     int login_grace_time;               /* seconds, 0 = none; default 120 */
     char *banner_path;                  /* Banner FILE, NULL for none */
     char *banner;                       /* its contents, read at load */
+    char *moduli_file;                  /* ModuliFile, NULL: libssh's own choice */
     int port;                           /* Port, default 2222 */
     char *listen_address;               /* ListenAddress, default 127.0.0.1 */
 

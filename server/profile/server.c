@@ -426,6 +426,47 @@ profile__set_banner(profile__parser_t *ps, const profile__keyword_t *kw,
     return rc;
 }
 
+/* ModuliFile PATH: the groups the server's diffie-hellman-group-exchange
+ * offers, in sshd's moduli(5) format. An old appliance's file with 1024-bit
+ * groups only is played as it is: sshmock's libssh sends the group nearest
+ * the client's preferred size even below the client's minimum, and the
+ * client decides (the system libssh clamps to 2048 bits instead). */
+int
+profile__set_moduli(profile__parser_t *ps, const profile__keyword_t *kw,
+                    char **argv, int argc, profile__full_t *to)
+{
+    profile_t *p = &to->pub;
+    char *path = NULL;
+
+    (void)argc;
+    if (strcmp(argv[0], "none") == 0) {
+        return 0;
+    }
+    path = util_path_join(p->dir, argv[0]);
+    if (path == NULL) {
+        return profile__nomem(ps);
+    }
+    if (access(path, R_OK) != 0) {
+        int rc = profile__fail(ps, ps->line, "%s: cannot read '%s': %s", kw->name, path,
+                               strerror(errno));
+        free(path);
+        return rc;
+    }
+    free(p->moduli_file);
+    p->moduli_file = path;
+    return 0;
+}
+
+void
+profile__print_moduli(FILE *f, const profile_t *p, const profile__keyword_t *kw,
+                      const char *lname)
+{
+    (void)kw;
+    fprintf(f, "%s ", lname);
+    profile__print_word(f, p->moduli_file != NULL ? p->moduli_file : "none");
+    fputc('\n', f);
+}
+
 void
 profile__print_banner(FILE *f, const profile_t *p, const profile__keyword_t *kw,
                       const char *lname)

@@ -13,6 +13,7 @@
 #include <sshmock/sshmock.h>
 
 #include "base/util.h"
+#include "profile/algo.h"
 
 char *
 hostkey_state_dir(const char *explicit_dir)
@@ -544,13 +545,33 @@ hostkey_load_all(const profile_t *p, const char *state_dir, hostkey_set_t *set,
         return 0;
     }
     for (i = 0; i < p->nhostkeys && i < PROFILE_MAX_HOSTKEYS; i++) {
-        rc = hostkey__load_one(p, &p->hostkeys[i], state_dir, &set->keys[set->n],
-                               err, errlen);
+        const profile_hostkey_t *spec = &p->hostkeys[i];
+
+        /* A libssh built without DSA (the system one) cannot make a DSA
+         * key: ssh-dss is then offer-only (a client that picks it is told
+         * so), and the key it would have been made for is left out. */
+        if (spec->kind != PROFILE_HOSTKEY_FILE && spec->keytype == SSH_KEYTYPE_DSS &&
+            !algo_is_supported(ALGO_HOSTKEY, "ssh-dss")) {
+            continue;
+        }
+        rc = hostkey__load_one(p, spec, state_dir, &set->keys[set->n], err, errlen);
         if (rc != 0) {
             hostkey_set_free(set);
             return rc;
         }
         set->n++;
+    }
+    if (set->n == 0) {
+        /* Only keys this libssh cannot run: libssh still needs one to start
+         * a session; the client never sees it (its offer is offer-only). */
+        if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &set->keys[0].key) != SSH_OK) {
+            snprintf(err, errlen, "%s: cannot make the placeholder key", p->path);
+            return SSHMOCK_EHOSTKEY;
+        }
+        util_strlcpy(set->keys[0].source, "(placeholder: no key this libssh can run)",
+                     sizeof set->keys[0].source);
+        hostkey__describe(&set->keys[0]);
+        set->n = 1;
     }
     return 0;
 }

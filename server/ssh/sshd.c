@@ -99,6 +99,14 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
         free(serve);
     }
 
+    /* The groups diffie-hellman-group-exchange picks from (else libssh reads
+     * /etc/ssh/moduli, which would make the scenario depend on the host). */
+    if (p->moduli_file != NULL &&
+        ssh_bind_options_set(b, SSH_BIND_OPTIONS_MODULI, p->moduli_file) != SSH_OK) {
+        snprintf(err, errlen, "%s: ModuliFile %s: libssh refused it", p->path, p->moduli_file);
+        goto fail;
+    }
+
     /* libssh sends "SSH-2.0-" followed by its banner option, so an
      * identification of that form is given to libssh as is; the bundled
      * engine also sends a whole "SSH-1.99-..." line (patch 004), so the key

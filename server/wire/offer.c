@@ -244,6 +244,25 @@ offer__kind(tap_kex_list_t list)
 }
 
 void
+offer_check_moduli(const profile_t *p, const tap_kexinit_t *client,
+                   const tap_kexinit_t *server, offer_result_t *r)
+{
+    char chosen[128] = "";
+    const char *cl = client->lists[TAP_KEX_ALGS] != NULL ? client->lists[TAP_KEX_ALGS] : "";
+    const char *sl = server->lists[TAP_KEX_ALGS] != NULL ? server->lists[TAP_KEX_ALGS] : "";
+
+    if (r->verdict != OFFER_RUNNABLE || p->moduli_file == NULL || algo_engine_plays_moduli()) {
+        return;
+    }
+    if (tap_negotiate(cl, sl, chosen, sizeof chosen) == 1 &&
+        strncmp(chosen, "diffie-hellman-group-exchange-", 30) == 0) {
+        r->verdict = OFFER_CANNOT_PLAY;
+        r->list = TAP_KEX_ALGS;
+        util_strlcpy(r->name, chosen, sizeof r->name);
+    }
+}
+
+void
 offer_negotiate(const tap_kexinit_t *client, const tap_kexinit_t *server,
                 offer_result_t *r)
 {

@@ -68,6 +68,12 @@ void offer_free(offer_t *o);
 void offer_negotiate(const tap_kexinit_t *client, const tap_kexinit_t *server,
                      offer_result_t *r);
 
+/* A runnable verdict that the engine still cannot play: a group exchange
+ * from the profile's ModuliFile on a libssh that does not send the file's
+ * groups as they are (algo_engine_plays_moduli). */
+void offer_check_moduli(const profile_t *p, const tap_kexinit_t *client,
+                        const tap_kexinit_t *server, offer_result_t *r);
+
 /* Whether a cipher carries its own integrity (the MAC list is moot). */
 int offer_is_aead(const char *cipher);
 

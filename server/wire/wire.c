@@ -646,6 +646,7 @@ wire__offer_decide(wire_t *w)
         return;
     }
     offer_negotiate(ck, &o.k, &r);
+    offer_check_moduli(w->profile, ck, &o.k, &r);
     switch (r.verdict) {
     case OFFER_RUNNABLE:
         wire__offer_release(w);
