@@ -39,6 +39,38 @@ sshd__session_setup(sshd_t *sd, const profile_t *p)
 #endif
 }
 
+/* What the bind says of the played server beyond its lists: the DH groups
+ * it offers and its identification line. */
+static int
+sshd__bind_identity(ssh_bind b, const profile_t *p, char *err, size_t errlen)
+{
+    /* The groups diffie-hellman-group-exchange picks from (else libssh reads
+     * /etc/ssh/moduli, which would make the scenario depend on the host). */
+    if (p->moduli_file != NULL &&
+        ssh_bind_options_set(b, SSH_BIND_OPTIONS_MODULI, p->moduli_file) != SSH_OK) {
+        snprintf(err, errlen, "%s: ModuliFile %s: libssh refused it", p->path, p->moduli_file);
+        return -1;
+    }
+
+    /* libssh sends "SSH-2.0-" followed by its banner option, so an
+     * identification of that form is given to libssh as is; the bundled
+     * engine also sends a whole "SSH-1.99-..." line (patch 004), so the key
+     * exchange hashes what the client saw. Any other form (SSH-1.5) is
+     * played by the wire tap. */
+    if (p->identification != NULL && engine_sends_identification(p->identification)) {
+        const char *banner = p->identification + 8;
+
+        if (strncmp(p->identification, "SSH-2.0-", 8) != 0) {
+            banner = p->identification;
+        }
+        if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_BANNER, banner) != SSH_OK) {
+            snprintf(err, errlen, "%s: Identification: libssh refused it", p->path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
               char *err, size_t errlen)
@@ -99,29 +131,8 @@ sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
         free(serve);
     }
 
-    /* The groups diffie-hellman-group-exchange picks from (else libssh reads
-     * /etc/ssh/moduli, which would make the scenario depend on the host). */
-    if (p->moduli_file != NULL &&
-        ssh_bind_options_set(b, SSH_BIND_OPTIONS_MODULI, p->moduli_file) != SSH_OK) {
-        snprintf(err, errlen, "%s: ModuliFile %s: libssh refused it", p->path, p->moduli_file);
+    if (sshd__bind_identity(b, p, err, errlen) < 0) {
         goto fail;
-    }
-
-    /* libssh sends "SSH-2.0-" followed by its banner option, so an
-     * identification of that form is given to libssh as is; the bundled
-     * engine also sends a whole "SSH-1.99-..." line (patch 004), so the key
-     * exchange hashes what the client saw. Any other form (SSH-1.5) is
-     * played by the wire tap. */
-    if (p->identification != NULL && engine_sends_identification(p->identification)) {
-        const char *banner = p->identification + 8;
-
-        if (strncmp(p->identification, "SSH-2.0-", 8) != 0) {
-            banner = p->identification;
-        }
-        if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_BANNER, banner) != SSH_OK) {
-            snprintf(err, errlen, "%s: Identification: libssh refused it", p->path);
-            goto fail;
-        }
     }
 
     for (i = 0; i < keys->n; i++) {
