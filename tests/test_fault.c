@@ -294,12 +294,13 @@ static const char *const stage_names[] = {
 };
 
 static const char *const action_names[] = {
-    "close", "reset", "stall", "delay", "send", "corrupt", "throttle", "disconnect",
+    "close", "reset", "exit", "drop", "stall", "delay", "send", "corrupt", "throttle",
+    "disconnect",
 };
 
 /* Arguments that make each action valid, in action order. */
 static const char *const action_args[] = {
-    "", "", "", " 1s", " \"x\"", "", " 10", " 2",
+    "", "", "", "", "", " 1s", " \"x\"", "", " 10", " 2",
 };
 
 /* "server-ident" -> "SERVER-IDENT", "Server-ident". */
@@ -637,7 +638,8 @@ static void
 test_unknown_action(void **state)
 {
     expect_fail("accept explode", "unknown action 'explode'",
-                "actions: close, reset, stall, delay, send, corrupt, throttle, disconnect");
+                "actions: close, reset, exit, drop, stall, delay, send, corrupt, throttle, "
+                "disconnect");
     expect_fail("accept when always", "unknown action 'when'");
     expect_fail("accept clos", "unknown action 'clos'");
 }

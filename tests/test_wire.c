@@ -441,15 +441,24 @@ run_action(const stage_point_t *sp, const char *action)
     script_play(&f, &sc);
 
     concat(&want_c, sc.s, 0, sp->s_out);
-    if (strcmp(action, "close") == 0 || strcmp(action, "reset") == 0) {
+    if (strcmp(action, "close") == 0 || strcmp(action, "reset") == 0 ||
+        strcmp(action, "exit") == 0) {
         assert_int_equal(f.hangups, 1);
         assert_int_equal(f.closes, 0);
+        /* exit: the client here always has bytes the dying process left
+         * unread (its identification at accept), so the kernel resets. */
         assert_int_equal(f.hangup_mode,
                          action[0] == 'c' ? WIRE_HANGUP_FIN : WIRE_HANGUP_RST);
-        if (sp->stage == FAULT_STAGE_ACCEPT && action[0] == 'r') {
+        if (sp->stage == FAULT_STAGE_ACCEPT && action[0] != 'c') {
             /* The reset waits for the client's first bytes (step 2). */
             assert_int_equal(f.ended_at, 1000 + 2 * STEP_MS);
         }
+        all_s = all_c = 0;
+    } else if (strcmp(action, "drop") == 0) {
+        /* A silent drop: nothing more either way, and no end. */
+        assert_int_equal(f.stalls, 1);
+        assert_false(f.closing);
+        assert_int_equal(fake_timers_armed(&f), 0);
         all_s = all_c = 0;
     } else if (strncmp(action, "disconnect", 10) == 0) {
         if (encrypted) {
@@ -497,7 +506,8 @@ run_action(const stage_point_t *sp, const char *action)
     }
     concat(&want_s, sc.c, 0, all_c ? C__N : sp->c_out);
     assert_buf_equal(&f.client, &want_c, line);
-    if (!(sp->stage == FAULT_STAGE_ACCEPT && strcmp(action, "reset") == 0)) {
+    if (!(sp->stage == FAULT_STAGE_ACCEPT &&
+          (strcmp(action, "reset") == 0 || strcmp(action, "exit") == 0))) {
         /* (an accept reset drops the client's first bytes: nothing else is
          * to reach libssh after an RST) */
         assert_buf_equal(&f.server, &want_s, line);
@@ -523,6 +533,8 @@ run_action_everywhere(const char *action)
 
 static void test_close(void **s) { (void)s; run_action_everywhere("close"); }
 static void test_reset(void **s) { (void)s; run_action_everywhere("reset"); }
+static void test_exit(void **s) { (void)s; run_action_everywhere("exit"); }
+static void test_drop(void **s) { (void)s; run_action_everywhere("drop"); }
 static void test_disconnect(void **s) { (void)s; run_action_everywhere("disconnect 2 bye"); }
 static void test_send(void **s) { (void)s; run_action_everywhere("send \"INJECTED\\r\\n\""); }
 static void test_corrupt(void **s) { (void)s; run_action_everywhere("corrupt"); }
@@ -634,6 +646,50 @@ test_throttle_rate_1gbps(void **state)
     fake_advance(&f, WIRE_THROTTLE_TICK_MS);
     assert_int_equal(f.client.len, BIG);
     assert_int_equal(f.held, 0);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* A process that exits before a silent client says anything leaves
+ * nothing unread: the kernel sends FIN, after the bounded wait. */
+static void
+test_exit_silent_client_fin(void **state)
+{
+    fake_t f;
+
+    (void)state;
+    fake_init(&f, "Fault accept exit\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    fake_advance(&f, WIRE_CLIENT_WAIT_MS - 1);
+    assert_false(f.closing);
+    fake_advance(&f, 1);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
+    assert_string_equal(f.reason, "fault: exit at accept");
+    assert_int_equal(f.client.len, 0);
+    fake_free(&f);
+}
+
+/* An exit after our identification: RST once the client has answered (its
+ * unread bytes), never in the same instant as the identification. */
+static void
+test_exit_after_ident_resets_on_answer(void **state)
+{
+    fake_t f;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "Fault server-ident exit\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    assert_false(f.closing);
+    feed(&f, WIRE_C2S, &sc.c[C_KEXINIT]);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_RST);
+    assert_string_equal(f.reason, "fault: exit at server-ident");
+    assert_int_equal(f.client.len, sc.s[S_IDENT].len);
     fake_free(&f);
     script_free(&sc);
 }
@@ -1067,6 +1123,10 @@ main(void)
         cmocka_unit_test(test_no_fault_passes_everything),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_exit),
+        cmocka_unit_test(test_drop),
+        cmocka_unit_test(test_exit_silent_client_fin),
+        cmocka_unit_test(test_exit_after_ident_resets_on_answer),
         cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_send),
         cmocka_unit_test(test_corrupt),

@@ -238,7 +238,13 @@ wire_on_timer(wire_t *w, wire_timer_t t)
         }
         break;
     case WIRE_TIMER_RESET:
-        if (w->reset_pending) {
+        if (w->reset_pending && w->exit_pending) {
+            /* The client sent nothing: a process that exits leaves nothing
+             * unread, and the kernel ends the connection with FIN. */
+            w->reset_pending = 0;
+            w->exit_pending = 0;
+            wire__hang_up(w, WIRE_HANGUP_FIN, "fault: exit at %s", "accept");
+        } else if (w->reset_pending) {
             w->reset_pending = 0;
             wire__hang_up(w, WIRE_HANGUP_RST, "fault: reset at %s", "accept");
         }
@@ -280,6 +286,34 @@ wire__run_rule(wire_t *w, const fault_rule_t *r)
     switch (r->action) {
     case FAULT_ACTION_CLOSE:
         wire__hang_up(w, WIRE_HANGUP_FIN, "fault: close at %s", stage);
+        return 1;
+    case FAULT_ACTION_EXIT:
+        wire_cut(w);
+        if (tap_bytes(&w->tap, TAP_DIR_C2S) == 0) {
+            /* A process that exits before the client has said anything
+             * races the client's identification: FIN when it wins, RST
+             * when the bytes are in first. Real networks almost always
+             * bring the bytes first (the client sends them right behind
+             * its ACK, while the server is still accepting, forking or
+             * asking its backend), so the exit waits for them and resets;
+             * a client that stays silent gets the FIN a silent client
+             * gets. */
+            w->reset_pending = 1;
+            w->exit_pending = 1;
+            w->ops->timer_start(w->ud, WIRE_TIMER_RESET, WIRE_CLIENT_WAIT_MS);
+            return 1;
+        }
+        /* The client's latest bytes (its identification, its KEXINIT) are
+         * what the dying process left unread: RST. After our identification
+         * it still waits for the client's answer (wire__hang_up). */
+        wire__hang_up(w, WIRE_HANGUP_RST, "fault: exit at %s", stage);
+        return 1;
+    case FAULT_ACTION_DROP:
+        /* Nothing more either way and no end: the client's own timeout
+         * ends it, as behind a firewall that drops the packets. */
+        wire_cut(w);
+        w->drop_c2s = 1;
+        w->ops->stalled(w->ud);
         return 1;
     case FAULT_ACTION_RESET:
         wire_cut(w);
@@ -809,7 +843,9 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         free(buf);
         w->reset_pending = 0;
         w->ops->timer_stop(w->ud, WIRE_TIMER_RESET);
-        wire__hang_up(w, WIRE_HANGUP_RST, "fault: reset at %s", "accept");
+        wire__hang_up(w, WIRE_HANGUP_RST, "fault: %s at %s", w->exit_pending ? "exit" : "reset",
+                      "accept");
+        w->exit_pending = 0;
         return;
     }
     if (dir == TAP_DIR_S2C && w->offer_took) {
