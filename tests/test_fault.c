@@ -1368,6 +1368,17 @@ test_profile_hostkey_none(void **state)
                  "HostKey none cannot be combined with other HostKey lines");
     profile_fail("Description x\nHostKey generate:ed25519\nHostKey none\n", 2,
                  "HostKey none cannot be combined");
+
+    /* The variants: sshd 9.x with its keys deleted (the default) and the
+     * older close in key exchange. */
+    p = profile_ok("HostKey none deleted\n");
+    assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_DELETED);
+    profile_free(p);
+    p = profile_ok("HostKey none kex\n");
+    assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_KEX);
+    profile_free(p);
+    profile_fail("HostKey none later\n", 1, "HostKey none later: expected deleted");
+    profile_fail("HostKey generate:ed25519 kex\n", 1, "only \"none\" takes a variant");
 }
 
 static void

@@ -694,6 +694,54 @@ test_exit_after_ident_resets_on_answer(void **state)
     script_free(&sc);
 }
 
+/* HostKey none (deleted, the default): sshd 9.x whose keys were deleted
+ * resets before its banner, once the client's identification is in (it is
+ * what the dying child left unread); nothing of ours reaches the client. */
+static void
+test_hostkey_none_deleted_resets_before_banner(void **state)
+{
+    fake_t f;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "HostKey none\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);        /* dropped: the child never sent it */
+    assert_false(f.closing);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_RST);
+    assert_int_equal(f.client.len, 0);
+    assert_int_equal(f.server.len, 0);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* HostKey none kex: the older symptom, a close (FIN) in key exchange once
+ * the client's KEXINIT is in, after our identification and KEXINIT. */
+static void
+test_hostkey_none_kex_closes_in_kex(void **state)
+{
+    fake_t f;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "HostKey none kex\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    feed(&f, WIRE_S2C, &sc.s[S_KEXINIT]);
+    assert_false(f.closing);
+    feed(&f, WIRE_C2S, &sc.c[C_KEXINIT]);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
+    assert_int_equal(f.client.len, sc.s[S_IDENT].len + sc.s[S_KEXINIT].len);
+    fake_free(&f);
+    script_free(&sc);
+}
+
 /* The client's identification never comes: the server-ident rules run
  * after WIRE_CLIENT_WAIT_MS; a hang-up once our identification is out
  * waits as long for the client's answer. */
@@ -825,7 +873,7 @@ test_bug_stall_after_pending_hang_up(void **state)
     /* HostKey none: libssh's KEXINIT goes out at once, not held for the
      * client's (exact offers), so the stall can start while the hang-up
      * waits, which is the case this pins. */
-    fake_init(&f, "HostKey none\nFault server-ident close\nFault server-kexinit stall 5s\n");
+    fake_init(&f, "HostKey none kex\nFault server-ident close\nFault server-kexinit stall 5s\n");
     wire_stage(&f.w, FAULT_STAGE_ACCEPT);
     feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
     feed(&f, WIRE_C2S, &sc.c[C_IDENT]);        /* server-ident: close waits */
@@ -1126,6 +1174,8 @@ main(void)
         cmocka_unit_test(test_exit),
         cmocka_unit_test(test_drop),
         cmocka_unit_test(test_exit_silent_client_fin),
+        cmocka_unit_test(test_hostkey_none_deleted_resets_before_banner),
+        cmocka_unit_test(test_hostkey_none_kex_closes_in_kex),
         cmocka_unit_test(test_exit_after_ident_resets_on_answer),
         cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_send),

@@ -396,6 +396,16 @@ wire_stage(wire_t *w, fault_stage_t stage)
     if (w->ops->closing(w->ud)) {
         return;
     }
+    if (stage == FAULT_STAGE_ACCEPT && p->hostkey_none == PROFILE_HOSTKEY_NONE_DELETED) {
+        /* sshd 9.x whose key files were deleted under it: the child it
+         * starts for the connection finds no key and exits before its
+         * banner, as "Fault accept exit" plays it. */
+        static const fault_rule_t exit_rule = { .stage = FAULT_STAGE_ACCEPT,
+                                                .action = FAULT_ACTION_EXIT };
+        WIRE_LOG(w, "no_hostkey", NULL);
+        (void)wire__run_rule(w, &exit_rule);
+        return;
+    }
     for (i = 0; i < p->nfaults && i < WIRE_MAX_RULES; i++) {
         if (p->faults[i].stage == stage && w->fires[i]) {
             if (wire__run_rule(w, &p->faults[i])) {
@@ -790,7 +800,7 @@ wire__act_on_event(wire_t *w)
             }
             break;
         }
-        if (client && w->profile->hostkey_none) {
+        if (client && w->profile->hostkey_none == PROFILE_HOSTKEY_NONE_KEX) {
             /* sshd with no usable host key dies in key exchange, once it has
              * the client's KEXINIT: the client sees the connection close. */
             WIRE_LOG(w, "no_hostkey", NULL);
