@@ -333,7 +333,9 @@ static const stage_point_t stage_points[] = {
     { FAULT_STAGE_SERVER_IDENT, 1, 1 }, /* it waits for the client's identification */
     { FAULT_STAGE_CLIENT_IDENT, 1, 1 },
     { FAULT_STAGE_SERVER_KEXINIT, 2, 1 },
-    { FAULT_STAGE_CLIENT_KEXINIT, 2, 2 },
+    /* before our KEXINIT (held for the exact offer) goes out, and before
+     * libssh has the client's: sshd sends its own only after privsep_preauth() */
+    { FAULT_STAGE_CLIENT_KEXINIT, 1, 1 },
     { FAULT_STAGE_NEWKEYS, 3, 2 },
     { FAULT_STAGE_AUTH_SUCCESS, 4, 4 },
     { FAULT_STAGE_CHANNEL_OPEN, 5, 4 },

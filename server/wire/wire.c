@@ -807,7 +807,9 @@ wire__act_on_event(wire_t *w)
             wire__hang_up(w, WIRE_HANGUP_FIN, "no host key for key exchange (%s)", "HostKey none");
             break;
         }
-        wire_stage(w, client ? FAULT_STAGE_CLIENT_KEXINIT : FAULT_STAGE_SERVER_KEXINIT);
+        if (!(client && w->client_kexinit_ran)) {
+            wire_stage(w, client ? FAULT_STAGE_CLIENT_KEXINIT : FAULT_STAGE_SERVER_KEXINIT);
+        }
         break;
     case TAP_EV_NEWKEYS:
         if (!client) {
@@ -906,6 +908,15 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         }
         if (dir == TAP_DIR_C2S && w->ev_pending && w->ev_kind == TAP_EV_KEXINIT &&
             w->ev_dir == TAP_DIR_C2S) {
+            /* The client-kexinit rules run before our KEXINIT (held for the
+             * exact offer) goes out: sshd sends its KEXINIT only after its
+             * privilege-separated child has started, so a server that dies
+             * there (sshd.c: identification, privsep_preauth(), then
+             * do_ssh2_kex()) leaves the client at "SSH2_MSG_KEXINIT sent". */
+            if (w->offer_state == WIRE_OFFER_WAIT && !w->client_kexinit_ran) {
+                w->client_kexinit_ran = 1;
+                wire_stage(w, FAULT_STAGE_CLIENT_KEXINIT);
+            }
             /* Decided before libssh gets the client's KEXINIT: when the
              * wire answers it, libssh must not. */
             wire__offer_decide(w);
