@@ -402,7 +402,9 @@ wire_stage(wire_t *w, fault_stage_t stage)
          * banner, as "Fault accept exit" plays it. */
         static const fault_rule_t exit_rule = { .stage = FAULT_STAGE_ACCEPT,
                                                 .action = FAULT_ACTION_EXIT };
-        WIRE_LOG(w, "no_hostkey", NULL);
+        /* Not "no_hostkey", which says key exchange failed: this one never
+         * reaches it. */
+        WIRE_LOG(w, "no_hostkey_exit", NULL);
         (void)wire__run_rule(w, &exit_rule);
         return;
     }
