@@ -171,6 +171,20 @@ class CatalogueTest(unittest.TestCase):
                        "Connection reset by 127.0.0.1 port %d" % srv.port)
             srv.wait_events(lambda e: e["event"] == "no_hostkey_exit")
 
+    def test_hostkeys_missing_refused_variant(self):
+        # HostKey none refused: the sshd that did not start. Nothing listens
+        # on the port, so ssh is refused; sshmock itself goes on running.
+        with h.Workdir() as w:
+            prof = w.file("hostkeys-refused.conf")
+            with open(prof, "w") as f:
+                f.write("HostKey none refused\nAccount demo demo\n")
+            with h.Server(prof) as srv:
+                srv.wait_events(lambda e: e["event"] == "not_listening")
+                r = h.run_ssh(srv, "echo hello", password="demo")
+                self.fails(r, "ssh: connect to host 127.0.0.1 port %d: Connection refused"
+                           % srv.port)
+                self.assertIsNone(srv.proc.poll(), "sshmock must keep running")
+
     def test_hostkeys_missing_kex_variant(self):
         # HostKey none kex: the older symptom, a close in key exchange.
         with h.Workdir() as w:

@@ -1377,6 +1377,9 @@ test_profile_hostkey_none(void **state)
     p = profile_ok("HostKey none kex\n");
     assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_KEX);
     profile_free(p);
+    p = profile_ok("HostKey none refused\n");
+    assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_REFUSED);
+    profile_free(p);
     profile_fail("HostKey none later\n", 1, "HostKey none later: expected deleted");
     profile_fail("HostKey generate:ed25519 kex\n", 1, "only \"none\" takes a variant");
 }

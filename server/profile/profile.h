@@ -34,6 +34,10 @@ typedef enum {
  *     connection closes in key exchange (FIN). */
 #define PROFILE_HOSTKEY_NONE_DELETED 1
 #define PROFILE_HOSTKEY_NONE_KEX 2
+/*   refused: sshd that did not start ("sshd: no hostkeys available --
+ *     exiting."): the port is bound but nothing listens, so each client
+ *     gets "Connection refused" while sshmock itself keeps running. */
+#define PROFILE_HOSTKEY_NONE_REFUSED 3
 
 typedef struct profile_hostkey_s {
     profile_hostkey_kind_t kind;

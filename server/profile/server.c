@@ -210,10 +210,13 @@ profile__set_hostkey(profile__parser_t *ps, const profile__keyword_t *kw,
             p->hostkey_none = PROFILE_HOSTKEY_NONE_DELETED;
         } else if (strcmp(argv[1], "kex") == 0) {
             p->hostkey_none = PROFILE_HOSTKEY_NONE_KEX;
+        } else if (strcmp(argv[1], "refused") == 0) {
+            p->hostkey_none = PROFILE_HOSTKEY_NONE_REFUSED;
         } else {
-            return profile__fail(ps, ps->line, "%s none %s: expected deleted (sshd 9.x, keys "
-                                 "deleted under it: reset before the banner) or kex (the "
-                                 "older close in key exchange)", kw->name, argv[1]);
+            return profile__fail(ps, ps->line, "%s none %s: expected deleted (keys deleted "
+                                 "under a running sshd: reset before the banner), refused "
+                                 "(sshd did not start: connection refused) or kex (a close "
+                                 "in key exchange)", kw->name, argv[1]);
         }
         return 0;
     }
@@ -257,6 +260,8 @@ profile__print_hostkeys(FILE *f, const profile_t *p, const profile__keyword_t *k
         fprintf(f, "%s none deleted\n", lname);
     } else if (p->hostkey_none == PROFILE_HOSTKEY_NONE_KEX) {
         fprintf(f, "%s none kex\n", lname);
+    } else if (p->hostkey_none == PROFILE_HOSTKEY_NONE_REFUSED) {
+        fprintf(f, "%s none refused\n", lname);
     }
     for (i = 0; i < p->nhostkeys; i++) {
         if (p->hostkeys[i].kind == PROFILE_HOSTKEY_GENERATE) {
