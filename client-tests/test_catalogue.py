@@ -234,19 +234,69 @@ class CatalogueTest(unittest.TestCase):
             self.connects(h.run_ssh(srv, "echo hello", password="demo", work=w))
 
     def test_hostkeys_missing(self):
+        # sshd 3.9-9.7 with its key files deleted: the connection's sshd
+        # exits before its banner, the client's identification unread, so
+        # the kernel resets (measured against sshd 9.2: client-tests/twins).
         with h.Server(h.profile("hostkeys-missing")) as srv:
             r = h.run_ssh(srv, "echo hello", password="demo")
-            self.fails(r, CLOSED)
-            self.assertNotIn("kex_exchange_identification", r.err)
-            srv.wait_events(lambda e: e["event"] == "no_hostkey")
+            self.fails(r, "kex_exchange_identification: read: Connection reset by peer",
+                       "Connection reset by 127.0.0.1 port %d" % srv.port)
+            srv.wait_events(lambda e: e["event"] == "no_hostkey_exit")
+
+    def test_hostkeys_missing_refused_variant(self):
+        # HostKey none refused: the sshd that did not start. Nothing listens
+        # on the port, so ssh is refused; sshmock itself goes on running.
+        with h.Workdir() as w:
+            prof = w.file("hostkeys-refused.conf")
+            with open(prof, "w") as f:
+                f.write("HostKey none refused\nAccount demo demo\n")
+            with h.Server(prof) as srv:
+                srv.wait_events(lambda e: e["event"] == "not_listening")
+                r = h.run_ssh(srv, "echo hello", password="demo")
+                self.fails(r, "ssh: connect to host 127.0.0.1 port %d: Connection refused"
+                           % srv.port)
+                self.assertIsNone(srv.proc.poll(), "sshmock must keep running")
+
+    def test_hostkeys_missing_kex_variant(self):
+        # HostKey none kex: the older symptom, a close in key exchange.
+        with h.Workdir() as w:
+            prof = w.file("hostkeys-kex.conf")
+            with open(prof, "w") as f:
+                f.write("HostKey none kex\nAccount demo demo\n")
+            with h.Server(prof) as srv:
+                r = h.run_ssh(srv, "echo hello", password="demo")
+                self.fails(r, CLOSED)
+                self.assertNotIn("kex_exchange_identification", r.err)
+                srv.wait_events(lambda e: e["event"] == "no_hostkey")
 
     # --- connections cut at a point of the protocol ------------------------
 
     def test_closed_before_ident(self):
+        # A process that exits with the client's identification unread:
+        # the client reads a reset, not a clean close.
         with h.Server(h.profile("closed-before-ident")) as srv:
             r = h.run_ssh(srv, "echo hello", password="demo")
-            self.fails(r, "kex_exchange_identification: Connection closed by remote host", CLOSED)
-            self.fault_played(srv, "accept", "close")
+            self.fails(r, "kex_exchange_identification: read: Connection reset by peer",
+                       "Connection reset by 127.0.0.1 port %d" % srv.port)
+            self.fault_played(srv, "accept", "exit")
+
+    def test_closed_before_ident_load_balancer_variant(self):
+        # Fault accept close: a device that half-closes cleanly (FIN).
+        with h.Workdir() as w:
+            prof = w.file("lb.conf")
+            with open(prof, "w") as f:
+                f.write("Fault accept close\nAccount demo demo\n")
+            with h.Server(prof) as srv:
+                r = h.run_ssh(srv, "echo hello", password="demo")
+                self.fails(r, "kex_exchange_identification: Connection closed by remote host", CLOSED)
+                self.fault_played(srv, "accept", "close")
+
+    def test_privsep_dir_broken(self):
+        with h.Server(h.profile("privsep-dir-broken")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, "kex_exchange_identification: read: Connection reset by peer",
+                       "Connection reset by 127.0.0.1 port %d" % srv.port)
+            self.fault_played(srv, "accept", "exit")
 
     def test_reset_before_ident(self):
         with h.Server(h.profile("reset-before-ident")) as srv:
@@ -258,17 +308,24 @@ class CatalogueTest(unittest.TestCase):
     def test_closed_after_ident(self):
         with h.Server(h.profile("closed-after-ident")) as srv:
             r = h.run_ssh(srv, "echo hello", password="demo")
-            self.fails(r, CLOSED)
+            self.fails(r, "Connection reset by 127.0.0.1 port %d" % srv.port)
             self.assertNotIn("kex_exchange_identification", r.err)
-            self.fault_played(srv, "server-ident", "close")
+            self.fault_played(srv, "server-ident", "exit")
 
     def test_closed_after_client_kexinit(self):
         with h.Server(h.profile("closed-after-client-kexinit")) as srv:
-            r = h.run_ssh(srv, "echo hello", password="demo")
-            self.fails(r, CLOSED)
-            self.fault_played(srv, "client-kexinit", "close")
-            # The client did get as far as sending its offer.
+            r = h.run_ssh(srv, "echo hello", password="demo", options=["LogLevel=DEBUG3"])
+            self.fails(r, "Connection reset by 127.0.0.1 port %d" % srv.port)
+            self.fault_played(srv, "client-kexinit", "exit")
+            # The client did get as far as sending its offer, and no further:
+            # sshd's KEXINIT comes only after its privilege-separated child
+            # has started, so the client never receives one (the profile's
+            # FixClient text says so).
             srv.wait_events(lambda e: e["event"] == "kexinit" and e["from"] == "client")
+            debug = [ln for ln in lines(r.err) if ln.startswith("debug")]
+            self.assertIn("debug1: SSH2_MSG_KEXINIT sent", debug, r)
+            self.assertEqual(debug[-1], "debug1: SSH2_MSG_KEXINIT sent", r)
+            self.assertNotIn("debug1: SSH2_MSG_KEXINIT received", debug, r)
 
     def test_ident_stall(self):
         with h.Server(h.profile("ident-stall")) as srv:
@@ -300,7 +357,10 @@ class CatalogueTest(unittest.TestCase):
             try:
                 accepted = srv.wait_events(lambda e: e["event"] == "accept", count=2)
                 r = h.run_ssh(srv, "echo hello", password="demo", options=["LogLevel=VERBOSE"])
-                self.fails(r, "kex_exchange_identification: Connection closed by remote host")
+                # sshd's race, as sshd runs it: a reset when the client's
+                # identification is in before the close, else a clean close.
+                self.fails(r, re.compile(r"kex_exchange_identification: (read: Connection "
+                                         r"reset by peer|Connection closed by remote host)"))
                 srv.wait_events(lambda e: e["event"] == "maxstartups_drop")
             finally:
                 for s in held:
@@ -311,6 +371,43 @@ class CatalogueTest(unittest.TestCase):
             srv.wait_events(lambda e: e["event"] == "close" and e["conn"] in held_ids, count=2,
                             what="the close of the two held connections %s" % sorted(held_ids))
             self.connects(h.run_ssh(srv, "echo hello", password="demo"))
+
+    def test_maxstartups_resets_unread_identification(self):
+        # sshd 9.2 never reads a connection it drops: when the client's
+        # identification is in before the close, the kernel resets. A raw
+        # client that sends it at once meets that at least once in a few
+        # tries (sshd and sshmock alike); a clean close every time is the
+        # old FIN that no real sshd gives.
+        with h.Server(h.profile("maxstartups")) as srv:
+            held = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(2)]
+            outcomes = []
+            try:
+                srv.wait_events(lambda e: e["event"] == "accept", count=2)
+                for _ in range(20):
+                    s = socket.create_connection((srv.host, srv.port), timeout=5)
+                    try:
+                        s.sendall(b"SSH-2.0-OpenSSH_9.2p1\r\n")
+                        got = b""
+                        try:
+                            while True:
+                                chunk = s.recv(4096)
+                                if not chunk:
+                                    outcomes.append(("fin", got))
+                                    break
+                                got += chunk
+                        except ConnectionResetError:
+                            outcomes.append(("rst", got))
+                    finally:
+                        s.close()
+                    if outcomes[-1][0] == "rst":
+                        break
+            finally:
+                for s in held:
+                    s.close()
+            self.assertEqual(outcomes[-1][0], "rst", outcomes)
+            for kind, got in outcomes:
+                if kind == "fin":
+                    self.assertEqual(got, b"Exceeded MaxStartups\r\n", outcomes)
 
     # --- authentication ---------------------------------------------------
 

@@ -76,6 +76,18 @@ class PlinkTest(unittest.TestCase):
             self.assertIn("FATAL ERROR: Cannot confirm a weak crypto primitive in batch mode",
                           r.err)
 
+    def test_hang_ups_are_resets(self):
+        # A process that exits with plink's bytes unread: plink reports the
+        # reset, as against sshd 9.2 (client-tests/twins), before the banner
+        # and after it; it never waits forever (PuTTY 0.78 did, for an end
+        # that came in the same read as the identification).
+        for name in ("closed-before-ident", "closed-after-ident", "hostkeys-missing",
+                     "closed-after-client-kexinit"):
+            with self.subTest(profile=name), h.Server(h.profile(name)) as srv:
+                r = h.run_plink(srv, "echo hello", extra=["-v"])
+                self.assertEqual(r.rc, 1, r)
+                self.assertIn("FATAL ERROR: Connection reset by peer", r.err, r)
+
 
 if __name__ == "__main__":
     h.main()

@@ -294,12 +294,13 @@ static const char *const stage_names[] = {
 };
 
 static const char *const action_names[] = {
-    "close", "reset", "stall", "delay", "send", "corrupt", "throttle", "disconnect",
+    "close", "reset", "exit", "drop", "stall", "delay", "send", "corrupt", "throttle",
+    "disconnect",
 };
 
 /* Arguments that make each action valid, in action order. */
 static const char *const action_args[] = {
-    "", "", "", " 1s", " \"x\"", "", " 10", " 2",
+    "", "", "", "", "", " 1s", " \"x\"", "", " 10", " 2",
 };
 
 /* "server-ident" -> "SERVER-IDENT", "Server-ident". */
@@ -637,7 +638,8 @@ static void
 test_unknown_action(void **state)
 {
     expect_fail("accept explode", "unknown action 'explode'",
-                "actions: close, reset, stall, delay, send, corrupt, throttle, disconnect");
+                "actions: close, reset, exit, drop, stall, delay, send, corrupt, throttle, "
+                "disconnect");
     expect_fail("accept when always", "unknown action 'when'");
     expect_fail("accept clos", "unknown action 'clos'");
 }
@@ -1366,6 +1368,20 @@ test_profile_hostkey_none(void **state)
                  "HostKey none cannot be combined with other HostKey lines");
     profile_fail("Description x\nHostKey generate:ed25519\nHostKey none\n", 2,
                  "HostKey none cannot be combined");
+
+    /* The variants: sshd 9.x with its keys deleted (the default) and the
+     * older close in key exchange. */
+    p = profile_ok("HostKey none deleted\n");
+    assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_DELETED);
+    profile_free(p);
+    p = profile_ok("HostKey none kex\n");
+    assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_KEX);
+    profile_free(p);
+    p = profile_ok("HostKey none refused\n");
+    assert_int_equal(p->hostkey_none, PROFILE_HOSTKEY_NONE_REFUSED);
+    profile_free(p);
+    profile_fail("HostKey none later\n", 1, "HostKey none later: expected deleted");
+    profile_fail("HostKey generate:ed25519 kex\n", 1, "only \"none\" takes a variant");
 }
 
 static void

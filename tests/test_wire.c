@@ -335,7 +335,9 @@ static const stage_point_t stage_points[] = {
     { FAULT_STAGE_SERVER_IDENT, 1, 1 }, /* it waits for the client's identification */
     { FAULT_STAGE_CLIENT_IDENT, 1, 1 },
     { FAULT_STAGE_SERVER_KEXINIT, 2, 1 },
-    { FAULT_STAGE_CLIENT_KEXINIT, 2, 2 },
+    /* before our KEXINIT (held for the exact offer) goes out, and before
+     * libssh has the client's: sshd sends its own only after privsep_preauth() */
+    { FAULT_STAGE_CLIENT_KEXINIT, 1, 1 },
     { FAULT_STAGE_NEWKEYS, 3, 2 },
     { FAULT_STAGE_AUTH_SUCCESS, 4, 4 },
     { FAULT_STAGE_CHANNEL_OPEN, 5, 4 },
@@ -443,15 +445,24 @@ run_action(const stage_point_t *sp, const char *action)
     script_play(&f, &sc);
 
     concat(&want_c, sc.s, 0, sp->s_out);
-    if (strcmp(action, "close") == 0 || strcmp(action, "reset") == 0) {
+    if (strcmp(action, "close") == 0 || strcmp(action, "reset") == 0 ||
+        strcmp(action, "exit") == 0) {
         assert_int_equal(f.hangups, 1);
         assert_int_equal(f.closes, 0);
+        /* exit: the client here always has bytes the dying process left
+         * unread (its identification at accept), so the kernel resets. */
         assert_int_equal(f.hangup_mode,
                          action[0] == 'c' ? WIRE_HANGUP_FIN : WIRE_HANGUP_RST);
-        if (sp->stage == FAULT_STAGE_ACCEPT && action[0] == 'r') {
+        if (sp->stage == FAULT_STAGE_ACCEPT && action[0] != 'c') {
             /* The reset waits for the client's first bytes (step 2). */
             assert_int_equal(f.ended_at, 1000 + 2 * STEP_MS);
         }
+        all_s = all_c = 0;
+    } else if (strcmp(action, "drop") == 0) {
+        /* A silent drop: nothing more either way, and no end. */
+        assert_int_equal(f.stalls, 1);
+        assert_false(f.closing);
+        assert_int_equal(fake_timers_armed(&f), 0);
         all_s = all_c = 0;
     } else if (strncmp(action, "disconnect", 10) == 0) {
         if (encrypted) {
@@ -500,7 +511,8 @@ run_action(const stage_point_t *sp, const char *action)
     }
     concat(&want_s, sc.c, 0, all_c ? C__N : sp->c_out);
     assert_buf_equal(&f.client, &want_c, line);
-    if (!(sp->stage == FAULT_STAGE_ACCEPT && strcmp(action, "reset") == 0)) {
+    if (!(sp->stage == FAULT_STAGE_ACCEPT &&
+          (strcmp(action, "reset") == 0 || strcmp(action, "exit") == 0))) {
         /* (an accept reset drops the client's first bytes: nothing else is
          * to reach libssh after an RST) */
         assert_buf_equal(&f.server, &want_s, line);
@@ -526,6 +538,8 @@ run_action_everywhere(const char *action)
 
 static void test_close(void **s) { (void)s; run_action_everywhere("close"); }
 static void test_reset(void **s) { (void)s; run_action_everywhere("reset"); }
+static void test_exit(void **s) { (void)s; run_action_everywhere("exit"); }
+static void test_drop(void **s) { (void)s; run_action_everywhere("drop"); }
 static void test_disconnect(void **s) { (void)s; run_action_everywhere("disconnect 2 bye"); }
 static void test_send(void **s) { (void)s; run_action_everywhere("send \"INJECTED\\r\\n\""); }
 static void test_corrupt(void **s) { (void)s; run_action_everywhere("corrupt"); }
@@ -637,6 +651,98 @@ test_throttle_rate_1gbps(void **state)
     fake_advance(&f, WIRE_THROTTLE_TICK_MS);
     assert_int_equal(f.client.len, BIG);
     assert_int_equal(f.held, 0);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* A process that exits before a silent client says anything leaves
+ * nothing unread: the kernel sends FIN, after the bounded wait. */
+static void
+test_exit_silent_client_fin(void **state)
+{
+    fake_t f;
+
+    (void)state;
+    fake_init(&f, "Fault accept exit\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    fake_advance(&f, WIRE_CLIENT_WAIT_MS - 1);
+    assert_false(f.closing);
+    fake_advance(&f, 1);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
+    assert_string_equal(f.reason, "fault: exit at accept");
+    assert_int_equal(f.client.len, 0);
+    fake_free(&f);
+}
+
+/* An exit after our identification: RST once the client has answered (its
+ * unread bytes), never in the same instant as the identification. */
+static void
+test_exit_after_ident_resets_on_answer(void **state)
+{
+    fake_t f;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "Fault server-ident exit\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    assert_false(f.closing);
+    feed(&f, WIRE_C2S, &sc.c[C_KEXINIT]);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_RST);
+    assert_string_equal(f.reason, "fault: exit at server-ident");
+    assert_int_equal(f.client.len, sc.s[S_IDENT].len);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* HostKey none (deleted, the default): sshd 9.x whose keys were deleted
+ * resets before its banner, once the client's identification is in (it is
+ * what the dying child left unread); nothing of ours reaches the client. */
+static void
+test_hostkey_none_deleted_resets_before_banner(void **state)
+{
+    fake_t f;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "HostKey none\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);        /* dropped: the child never sent it */
+    assert_false(f.closing);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_RST);
+    assert_int_equal(f.client.len, 0);
+    assert_int_equal(f.server.len, 0);
+    fake_free(&f);
+    script_free(&sc);
+}
+
+/* HostKey none kex: the older symptom, a close (FIN) in key exchange once
+ * the client's KEXINIT is in, after our identification and KEXINIT. */
+static void
+test_hostkey_none_kex_closes_in_kex(void **state)
+{
+    fake_t f;
+    script_t sc;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "HostKey none kex\n");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
+    feed(&f, WIRE_C2S, &sc.c[C_IDENT]);
+    feed(&f, WIRE_S2C, &sc.s[S_KEXINIT]);
+    assert_false(f.closing);
+    feed(&f, WIRE_C2S, &sc.c[C_KEXINIT]);
+    assert_int_equal(f.hangups, 1);
+    assert_int_equal(f.hangup_mode, WIRE_HANGUP_FIN);
+    assert_int_equal(f.client.len, sc.s[S_IDENT].len + sc.s[S_KEXINIT].len);
     fake_free(&f);
     script_free(&sc);
 }
@@ -772,7 +878,7 @@ test_bug_stall_after_pending_hang_up(void **state)
     /* HostKey none: libssh's KEXINIT goes out at once, not held for the
      * client's (exact offers), so the stall can start while the hang-up
      * waits, which is the case this pins. */
-    fake_init(&f, "HostKey none\nFault server-ident close\nFault server-kexinit stall 5s\n");
+    fake_init(&f, "HostKey none kex\nFault server-ident close\nFault server-kexinit stall 5s\n");
     wire_stage(&f.w, FAULT_STAGE_ACCEPT);
     feed(&f, WIRE_S2C, &sc.s[S_IDENT]);
     feed(&f, WIRE_C2S, &sc.c[C_IDENT]);        /* server-ident: close waits */
@@ -1114,6 +1220,12 @@ main(void)
         cmocka_unit_test(test_no_fault_passes_everything),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_exit),
+        cmocka_unit_test(test_drop),
+        cmocka_unit_test(test_exit_silent_client_fin),
+        cmocka_unit_test(test_hostkey_none_deleted_resets_before_banner),
+        cmocka_unit_test(test_hostkey_none_kex_closes_in_kex),
+        cmocka_unit_test(test_exit_after_ident_resets_on_answer),
         cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_send),
         cmocka_unit_test(test_corrupt),

@@ -110,9 +110,15 @@ TWINS = {
     "hostkeys-missing": {"kind": "sshd", "state": "keys-deleted",
                          "note": "a running sshd whose host key files were deleted (an sshd "
                                  "started without any refuses to start: Connection refused)"},
-    "closed-after-client-kexinit": {"kind": "sshd", "state": "privsep-dir-writable",
-                                    "note": "a running sshd whose /run/sshd is group/other "
-                                            "writable (bind-mounted in its namespace)"},
+    "closed-after-client-kexinit": {"kind": "sshd", "state": "no-chroot",
+                                    "note": "sshd whose privilege-separated child cannot "
+                                            "chroot into /run/sshd (started without "
+                                            "CAP_SYS_CHROOT, as in a container that drops it): "
+                                            "it dies after the identifications, before "
+                                            "sshd's KEXINIT"},
+    "privsep-dir-broken": {"kind": "sshd", "state": "privsep-dir-writable",
+                           "note": "a running sshd whose /run/sshd is group/other "
+                                   "writable (bind-mounted in its namespace)"},
     "ident-stall": {"kind": "sshd", "state": "stopped",
                     "note": "a running sshd stopped with SIGSTOP (the kernel still "
                             "accepts into its backlog)"},
@@ -336,6 +342,12 @@ class Twin:
             os.chmod(bad, 0o755)
             mounts.append("mount --bind %s /run/sshd" % bad)
         script = "set -e; %s; exec %s -D -e -f %s" % ("; ".join(mounts), SSHD, cfg)
+        if self.spec.get("state") == "no-chroot":
+            # Root without CAP_SYS_CHROOT in its bounding set: sshd starts
+            # and listens, and each connection's privsep child fails its
+            # chroot("/run/sshd") (fatal ... [preauth]).
+            script = "set -e; %s; exec capsh --drop=cap_sys_chroot -- -c 'exec %s -D -e -f %s'" % (
+                "; ".join(mounts), SSHD, cfg)
         logpath = os.path.join(self.dir, "sshd.log")
         start = os.path.getsize(logpath) if os.path.exists(logpath) else 0
         err = open(logpath, "a")

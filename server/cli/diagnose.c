@@ -246,6 +246,15 @@ diagnose__refine(diagnose_result_t *r)
         } else if (r->progress == DIAG_PROGRESS_AUTH) {
             r->cls = diag_class_find("disconnected-during-auth");
         }
+    } else if (strcmp(id, "reset") == 0 && (r->progress == DIAG_PROGRESS_IDENT_RECV ||
+                                             r->progress == DIAG_PROGRESS_KEX)) {
+        /* A process that exits after its identification resets too (the
+         * client's bytes unread): that is the hang-up during key exchange. */
+        r->cls = diag_class_find("closed-during-kex");
+    } else if (strcmp(id, "reset") == 0 && r->progress == DIAG_PROGRESS_NONE) {
+        /* "Connection reset by peer" alone (dbclient, libssh): before the
+         * banner or after it, the words do not say. */
+        r->cls = diag_class_find("closed");
     } else if (strcmp(id, "ident-timeout") == 0 && r->progress >= DIAG_PROGRESS_IDENT_RECV) {
         /* A deadline that ran out after the identifications is not a
          * stalled banner; say only that the server went quiet. */
@@ -300,10 +309,10 @@ diagnose__event_class(json_t *ev)
             return NULL;
         }
         early = strcmp(stage, "accept") == 0;
-        if (strcmp(action, "reset") == 0) {
+        if (strcmp(action, "reset") == 0 || strcmp(action, "exit") == 0) {
             return early ? "reset" : "closed-during-kex";
         }
-        if (strcmp(action, "stall") == 0) {
+        if (strcmp(action, "stall") == 0 || strcmp(action, "drop") == 0) {
             return early ? "ident-timeout" : NULL;
         }
         if (strcmp(action, "corrupt") == 0) {

@@ -25,7 +25,10 @@ const diag_class_t diag_classes[] = {
     { "maxstartups", "banner", "sshd refused the connection: too many unauthenticated "
       "connections (MaxStartups)", "maxstartups", NULL },
     { "reset", "banner", "the server (or a firewall) reset the connection before the SSH "
-      "identification", "reset-before-ident", NULL },
+      "identification (a firewall's RST, or a server process that exited without reading "
+      "the client's bytes)", "reset-before-ident",
+      "closed-before-ident,hostkeys-missing,privsep-dir-broken,maxstartups,"
+      "closed-after-ident,closed-after-client-kexinit" },
     { "ident-timeout", "timeout", "the server accepted the connection but never sent its SSH "
       "identification", "ident-stall", NULL },
     { "protocol-version", "banner", "the server speaks SSH protocol 1 (or not SSH at all)",
@@ -213,6 +216,9 @@ const size_t diag_nsigs = UTIL_ARRAY_SIZE(diag_sigs);
 const diag_marker_t diag_markers[] = {
     { "openssh", DIAG_PROGRESS_TCP, "Connection established." },
     { "openssh", DIAG_PROGRESS_IDENT_SENT, "Local version string" },
+    /* ssh's words when the server's identification never came: it was
+     * waiting for it (also without -v). */
+    { "openssh", DIAG_PROGRESS_IDENT_SENT, "kex_exchange_identification: " },
     { "openssh", DIAG_PROGRESS_IDENT_RECV, "Remote protocol version" },
     { "openssh", DIAG_PROGRESS_KEX, "SSH2_MSG_KEXINIT received" },
     { "openssh", DIAG_PROGRESS_KEX, "kex: algorithm:" },

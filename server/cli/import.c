@@ -218,6 +218,7 @@ import_failure(const char *text, size_t len, import_t *im)
     };
     diagnose_result_t r;
     char err[128];
+    char cut[48];
     const char *fault = NULL;
     size_t i;
 
@@ -233,10 +234,18 @@ import_failure(const char *text, size_t len, import_t *im)
     }
     if (strcmp(r.cls->id, "closed-during-kex") == 0 || strcmp(r.cls->id, "closed") == 0) {
         /* Where it closed: before the server's KEXINIT reached the client,
-         * or once key exchange was under way. */
-        fault = r.progress >= DIAG_PROGRESS_KEX ? "client-kexinit close"
-              : r.progress >= DIAG_PROGRESS_IDENT_RECV || strcmp(r.cls->id, "closed") != 0
-                  ? "server-ident close" : "accept close";
+         * or once key exchange was under way; and how: a reset is a
+         * process that exited with the client's bytes unread (exit), a
+         * clean close a device that read them (close). A reset the words
+         * do not place came after the identification: before it, the
+         * clients that say only "reset" (dbclient) see a close. */
+        int reset = strstr(r.evidence, "reset") != NULL || strstr(r.evidence, "RESET") != NULL;
+        snprintf(cut, sizeof cut, "%s %s",
+                 r.progress >= DIAG_PROGRESS_KEX ? "client-kexinit"
+                 : r.progress >= DIAG_PROGRESS_IDENT_RECV || strcmp(r.cls->id, "closed") != 0 ||
+                   reset ? "server-ident" : "accept",
+                 reset ? "exit" : "close");
+        fault = cut;
     }
     if (strcmp(r.cls->id, "protocol-version") == 0) {
         import__quoted_ident(im, &r);

@@ -224,11 +224,11 @@ matrix__seen_event(matrix_conn_view_t *cv, const matrix_event_t *ev, util_buf_t 
         const char *stage = matrix__event_get(ev, "stage");
         v = matrix__event_get(ev, "action");
         util_buf_printf(saw, "(%s %s)", stage != NULL ? stage : "?", v != NULL ? v : "?");
-        if (v != NULL && strcmp(v, "stall") == 0) {
+        if (v != NULL && (strcmp(v, "stall") == 0 || strcmp(v, "drop") == 0)) {
             cv->stalled = 1;
         } else if (v != NULL && stage != NULL && strcmp(stage, "accept") != 0 &&
                    (strcmp(v, "close") == 0 || strcmp(v, "reset") == 0 ||
-                    strcmp(v, "disconnect") == 0)) {
+                    strcmp(v, "exit") == 0 || strcmp(v, "disconnect") == 0)) {
             /* The server cut it once its identification was out: the
              * client was waiting for the key exchange. */
             cv->kex_failed = 1;

@@ -327,6 +327,14 @@ conn__teardown(conn_t *c)
         conn__close_handles(c);
         return;
     }
+    if (c->close_mode == CONN_CLOSE_EXIT) {
+        /* As a process that exits: close() at once, with whatever the
+         * client sent still unread in the kernel, which then sends RST
+         * (bytes unread) or FIN (none), exactly as for sshd. */
+        c->finishing = 1;
+        conn__close_handles(c);
+        return;
+    }
     if (c->close_mode == CONN_CLOSE_FIN) {
         wire_cut(&c->wire); /* nothing more from libssh reaches the client */
         conn__finish_client(c);
@@ -787,20 +795,25 @@ conn__peer_name(conn_t *c)
 }
 
 /* sshd's own MaxStartups, past the limit: it says so and hangs up
- * (sshd's drop_connection()). */
+ * (sshd 9.2's drop_connection(), in the listener: write(), close()). It
+ * never reads the connection, so the client's identification, if it is
+ * in already, is unread at close() and the kernel answers with RST; a
+ * client slower to send gets FIN. The same race as sshd's, measured
+ * against sshd 9.2 (client-tests/twins): OpenSSH and PuTTY mostly read a
+ * reset, paramiko, asyncssh, ssh2 and dbclient mostly the close. */
 static void
 conn__maxstartups_drop(conn_t *c)
 {
     static const char msg[] = "Exceeded MaxStartups\r\n";
     const profile_t *p = c->srv->profile;
-    char *copy = malloc(sizeof msg - 1);
+    uv_buf_t buf = uv_buf_init((char *)msg, sizeof msg - 1);
 
     CONN_LOG(c, "maxstartups_drop", NULL);
-    if (copy != NULL) {
-        memcpy(copy, msg, sizeof msg - 1);
-        relay_write(&c->relay, RELAY_S2C, copy, sizeof msg - 1);
-    }
-    c->close_mode = CONN_CLOSE_FIN;
+    /* Into the kernel now, as sshd's write(): a queued uv_write would be
+     * cancelled by the close right after it. A fresh socket's send buffer
+     * takes 22 bytes whole. */
+    (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    c->close_mode = CONN_CLOSE_EXIT;
     conn_close(c, CONN_BY_SERVER, 0, "past MaxStartups %d:%d:%d",
                p->max_startups_start, p->max_startups_rate, p->max_startups_full);
 }

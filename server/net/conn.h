@@ -57,7 +57,8 @@ typedef enum {
 typedef enum {
     CONN_CLOSE_GRACEFUL, /* forward what libssh still says, then FIN */
     CONN_CLOSE_FIN,      /* FIN now, after what was already queued */
-    CONN_CLOSE_RST       /* RST now */
+    CONN_CLOSE_RST,      /* RST now */
+    CONN_CLOSE_EXIT      /* close() now, unread bytes unread: the kernel's choice */
 } conn_close_mode_t;
 
 typedef enum {

@@ -443,7 +443,7 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     s->retry.data = s;
     s->retry_open = 1;
     rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
-    if (rc == 0) {
+    if (rc == 0 && s->profile->hostkey_none != PROFILE_HOSTKEY_NONE_REFUSED) {
         rc = uv_listen((uv_stream_t *)&s->listener, SERVER_BACKLOG, server__on_connection);
     }
     if (rc != 0) {
@@ -464,6 +464,14 @@ server_listen(server_t *s, const char *addr, int port, char *err, size_t errlen)
     snprintf(portstr, sizeof portstr, "%d", s->port);
     log_event(&s->log, 0, "listen", "addr", s->addr, "port", portstr, "file",
               s->profile->path, "engine", engine_description(), NULL);
+    if (s->profile->hostkey_none == PROFILE_HOSTKEY_NONE_REFUSED) {
+        /* The sshd that did not start: the port stays bound (so nothing
+         * else takes it) but nothing listens, and the kernel answers every
+         * SYN with RST: "Connection refused". sshmock keeps running, so a
+         * pipeline that started it goes on to meet the refusal. */
+        log_event(&s->log, 0, "not_listening", "port", portstr, "reason",
+                  "sshd: no hostkeys available -- exiting. (HostKey none refused)", NULL);
+    }
     return 0;
 }
 

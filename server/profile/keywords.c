@@ -66,7 +66,7 @@ const profile__keyword_t profile__keywords[] = {
     { "ListenAddress", PROFILE__F_LISTEN, 1, 1, profile__set_listen, profile__print_string,
       SLOT(listen_address), NULL, "ADDRESS | ADDRESS:PORT | [ADDRESS]:PORT", "127.0.0.1" },
     /* A MULTI row's default is a list of values, ", " between them. */
-    { "HostKey", MULTI, 1, 1, profile__set_hostkey, profile__print_hostkeys, NO_SLOT, NULL,
+    { "HostKey", MULTI, 1, 2, profile__set_hostkey, profile__print_hostkeys, NO_SLOT, NULL,
       "PATH | generate:ed25519 | generate:ecdsa-256|384|521 | generate:rsa-BITS"
       " | generate:dsa",
       "generate:ed25519, generate:rsa-3072, generate:ecdsa-256" },

@@ -26,6 +26,19 @@ typedef enum {
     PROFILE_HOSTKEY_GENERATE  /* HostKey generate:ed25519 | generate:rsa-2048 | generate:ecdsa-256 */
 } profile_hostkey_kind_t;
 
+/* HostKey none: which server without host keys is played.
+ *   deleted (default): sshd 9.x whose key files were deleted while it runs:
+ *     each new connection's re-executed child finds no key and exits before
+ *     its banner, the client's identification unread (RST);
+ *   kex: the older symptom the articles show: banner and KEXINIT, then the
+ *     connection closes in key exchange (FIN). */
+#define PROFILE_HOSTKEY_NONE_DELETED 1
+#define PROFILE_HOSTKEY_NONE_KEX 2
+/*   refused: sshd that did not start ("sshd: no hostkeys available --
+ *     exiting."): the port is bound but nothing listens, so each client
+ *     gets "Connection refused" while sshmock itself keeps running. */
+#define PROFILE_HOSTKEY_NONE_REFUSED 3
+
 typedef struct profile_hostkey_s {
     profile_hostkey_kind_t kind;
     char *path;   /* FILE: the path, resolved against the profile's directory */
@@ -143,7 +156,7 @@ typedef struct profile_s {
     int max_startups_start;              /* MaxStartups start:rate:full, as sshd */
     int max_startups_rate;
     int max_startups_full;
-    int hostkey_none;                    /* HostKey none: the "keys missing" server */
+    int hostkey_none;                    /* HostKey none [VARIANT]: PROFILE_HOSTKEY_NONE_*, 0 if not */
     char *explanation;                   /* Explain lines, joined by '\n' */
     char *fix_client;                    /* FixClient lines */
     char *fix_server;                    /* FixServer lines */

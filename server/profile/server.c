@@ -206,8 +206,23 @@ profile__set_hostkey(profile__parser_t *ps, const profile__keyword_t *kw,
     }
     if (strcmp(arg, "none") == 0) {
         /* The server whose host keys are missing: see hostkey_none. */
-        p->hostkey_none = 1;
+        if (argc < 2 || strcmp(argv[1], "deleted") == 0) {
+            p->hostkey_none = PROFILE_HOSTKEY_NONE_DELETED;
+        } else if (strcmp(argv[1], "kex") == 0) {
+            p->hostkey_none = PROFILE_HOSTKEY_NONE_KEX;
+        } else if (strcmp(argv[1], "refused") == 0) {
+            p->hostkey_none = PROFILE_HOSTKEY_NONE_REFUSED;
+        } else {
+            return profile__fail(ps, ps->line, "%s none %s: expected deleted (keys deleted "
+                                 "under a running sshd: reset before the banner), refused "
+                                 "(sshd did not start: connection refused) or kex (a close "
+                                 "in key exchange)", kw->name, argv[1]);
+        }
         return 0;
+    }
+    if (argc > 1) {
+        return profile__fail(ps, ps->line, "%s %s: one PATH or generate:TYPE (only "
+                             "\"none\" takes a variant)", kw->name, arg);
     }
     if (strncmp(arg, "generate:", 9) == 0) {
         rc = profile__hostkey_spec(ps, kw, arg, &hk);
@@ -241,6 +256,13 @@ profile__print_hostkeys(FILE *f, const profile_t *p, const profile__keyword_t *k
 {
     size_t i;
 
+    if (p->hostkey_none == PROFILE_HOSTKEY_NONE_DELETED) {
+        fprintf(f, "%s none deleted\n", lname);
+    } else if (p->hostkey_none == PROFILE_HOSTKEY_NONE_KEX) {
+        fprintf(f, "%s none kex\n", lname);
+    } else if (p->hostkey_none == PROFILE_HOSTKEY_NONE_REFUSED) {
+        fprintf(f, "%s none refused\n", lname);
+    }
     for (i = 0; i < p->nhostkeys; i++) {
         if (p->hostkeys[i].kind == PROFILE_HOSTKEY_GENERATE) {
             fprintf(f, "%s generate:%s\n", lname, p->hostkeys[i].spec);

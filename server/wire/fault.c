@@ -288,6 +288,8 @@ fault_rule_parse(fault_rule_t *r, char **w, int n, char *err, size_t errlen)
     switch (r->action) {
     case FAULT_ACTION_CLOSE:
     case FAULT_ACTION_RESET:
+    case FAULT_ACTION_EXIT:
+    case FAULT_ACTION_DROP:
         if (nargs != 0) {
             snprintf(err, errlen, "%s takes no argument", w[1]);
             return -1;

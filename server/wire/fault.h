@@ -7,10 +7,18 @@
  *     Fault STAGE ACTION [ARGS...] [when CONDITION...]
  *
  *     Fault accept close                       # FIN before any byte
- *     Fault client-kexinit close               # sshd whose privsep child died
+ *     Fault accept exit                        # a process that exits: RST
+ *     Fault client-kexinit close               # closed after the client's offer
  *     Fault newkeys corrupt                    # a middlebox that alters packets
  *     Fault accept send "Exceeded MaxStartups\r\n" when maxstartups 2:100:2
  *     Fault accept reset when probability 0.3 seed 7
+ *
+ * A hang-up plays its real cause: "close" a load balancer or proxy that
+ * half-closes (FIN, then reads and drops what the client still sends);
+ * "exit" a process that exits (or dies) with the client's bytes unread, so
+ * the kernel answers with RST; "reset" a firewall or IPS that rejects with
+ * RST; "drop" a firewall that silently drops the connection's packets
+ * (nothing more either way: the client waits for its own timeout).
  *
  * Stages are points of the wire the tap sees (identifications, KEXINITs,
  * NEWKEYS) or of the session (authentication, channel). An action fires
@@ -53,8 +61,10 @@ typedef enum {
 } fault_stage_t;
 
 #define FAULT_ACTION_MAP(XX)                                                    \
-    XX(CLOSE, "close", "", "close the connection (FIN)")                        \
-    XX(RESET, "reset", "", "reset the connection (RST)")                        \
+    XX(CLOSE, "close", "", "close the connection (FIN): a load balancer")       \
+    XX(RESET, "reset", "", "reset the connection (RST): a firewall or IPS")     \
+    XX(EXIT, "exit", "", "the process exits: RST when the client spoke, else FIN") \
+    XX(DROP, "drop", "", "a firewall drops it silently: nothing more, no end")  \
     XX(STALL, "stall", "[DURATION]", "send nothing more (then close)")          \
     XX(DELAY, "delay", "DURATION", "hold the server's bytes, then go on")       \
     XX(SEND, "send", "TEXT", "send raw bytes to the client (escapes allowed)")  \

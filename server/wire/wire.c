@@ -256,7 +256,13 @@ wire_on_timer(wire_t *w, wire_timer_t t)
         }
         break;
     case WIRE_TIMER_RESET:
-        if (w->reset_pending) {
+        if (w->reset_pending && w->exit_pending) {
+            /* The client sent nothing: a process that exits leaves nothing
+             * unread, and the kernel ends the connection with FIN. */
+            w->reset_pending = 0;
+            w->exit_pending = 0;
+            wire__hang_up(w, WIRE_HANGUP_FIN, "fault: exit at %s", "accept");
+        } else if (w->reset_pending) {
             w->reset_pending = 0;
             wire__hang_up(w, WIRE_HANGUP_RST, "fault: reset at %s", "accept");
         }
@@ -298,6 +304,34 @@ wire__run_rule(wire_t *w, const fault_rule_t *r)
     switch (r->action) {
     case FAULT_ACTION_CLOSE:
         wire__hang_up(w, WIRE_HANGUP_FIN, "fault: close at %s", stage);
+        return 1;
+    case FAULT_ACTION_EXIT:
+        wire_cut(w);
+        if (tap_bytes(&w->tap, TAP_DIR_C2S) == 0) {
+            /* A process that exits before the client has said anything
+             * races the client's identification: FIN when it wins, RST
+             * when the bytes are in first. Real networks almost always
+             * bring the bytes first (the client sends them right behind
+             * its ACK, while the server is still accepting, forking or
+             * asking its backend), so the exit waits for them and resets;
+             * a client that stays silent gets the FIN a silent client
+             * gets. */
+            w->reset_pending = 1;
+            w->exit_pending = 1;
+            w->ops->timer_start(w->ud, WIRE_TIMER_RESET, WIRE_CLIENT_WAIT_MS);
+            return 1;
+        }
+        /* The client's latest bytes (its identification, its KEXINIT) are
+         * what the dying process left unread: RST. After our identification
+         * it still waits for the client's answer (wire__hang_up). */
+        wire__hang_up(w, WIRE_HANGUP_RST, "fault: exit at %s", stage);
+        return 1;
+    case FAULT_ACTION_DROP:
+        /* Nothing more either way and no end: the client's own timeout
+         * ends it, as behind a firewall that drops the packets. */
+        wire_cut(w);
+        w->drop_c2s = 1;
+        w->ops->stalled(w->ud);
         return 1;
     case FAULT_ACTION_RESET:
         wire_cut(w);
@@ -379,6 +413,18 @@ wire_stage(wire_t *w, fault_stage_t stage)
     size_t i;
 
     if (w->ops->closing(w->ud)) {
+        return;
+    }
+    if (stage == FAULT_STAGE_ACCEPT && p->hostkey_none == PROFILE_HOSTKEY_NONE_DELETED) {
+        /* sshd 9.x whose key files were deleted under it: the child it
+         * starts for the connection finds no key and exits before its
+         * banner, as "Fault accept exit" plays it. */
+        static const fault_rule_t exit_rule = { .stage = FAULT_STAGE_ACCEPT,
+                                                .action = FAULT_ACTION_EXIT };
+        /* Not "no_hostkey", which says key exchange failed: this one never
+         * reaches it. */
+        WIRE_LOG(w, "no_hostkey_exit", NULL);
+        (void)wire__run_rule(w, &exit_rule);
         return;
     }
     for (i = 0; i < p->nfaults && i < WIRE_MAX_RULES; i++) {
@@ -776,14 +822,16 @@ wire__act_on_event(wire_t *w)
             }
             break;
         }
-        if (client && w->profile->hostkey_none) {
+        if (client && w->profile->hostkey_none == PROFILE_HOSTKEY_NONE_KEX) {
             /* sshd with no usable host key dies in key exchange, once it has
              * the client's KEXINIT: the client sees the connection close. */
             WIRE_LOG(w, "no_hostkey", NULL);
             wire__hang_up(w, WIRE_HANGUP_FIN, "no host key for key exchange (%s)", "HostKey none");
             break;
         }
-        wire_stage(w, client ? FAULT_STAGE_CLIENT_KEXINIT : FAULT_STAGE_SERVER_KEXINIT);
+        if (!(client && w->client_kexinit_ran)) {
+            wire_stage(w, client ? FAULT_STAGE_CLIENT_KEXINIT : FAULT_STAGE_SERVER_KEXINIT);
+        }
         break;
     case TAP_EV_NEWKEYS:
         if (!client) {
@@ -829,7 +877,9 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         free(buf);
         w->reset_pending = 0;
         w->ops->timer_stop(w->ud, WIRE_TIMER_RESET);
-        wire__hang_up(w, WIRE_HANGUP_RST, "fault: reset at %s", "accept");
+        wire__hang_up(w, WIRE_HANGUP_RST, "fault: %s at %s", w->exit_pending ? "exit" : "reset",
+                      "accept");
+        w->exit_pending = 0;
         return;
     }
     if (dir == TAP_DIR_S2C && w->offer_took) {
@@ -880,6 +930,15 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
         }
         if (dir == TAP_DIR_C2S && w->ev_pending && w->ev_kind == TAP_EV_KEXINIT &&
             w->ev_dir == TAP_DIR_C2S) {
+            /* The client-kexinit rules run before our KEXINIT (held for the
+             * exact offer) goes out: sshd sends its KEXINIT only after its
+             * privilege-separated child has started, so a server that dies
+             * there (sshd.c: identification, privsep_preauth(), then
+             * do_ssh2_kex()) leaves the client at "SSH2_MSG_KEXINIT sent". */
+            if (w->offer_state == WIRE_OFFER_WAIT && !w->client_kexinit_ran) {
+                w->client_kexinit_ran = 1;
+                wire_stage(w, FAULT_STAGE_CLIENT_KEXINIT);
+            }
             /* Decided before libssh gets the client's KEXINIT: when the
              * wire answers it, libssh must not. */
             wire__offer_decide(w);

@@ -120,6 +120,8 @@ typedef struct wire_s {
     unsigned watermark_set : 1;
     unsigned diag_done : 1;
     unsigned reset_pending : 1;     /* an accept-stage reset waits for the client's first bytes */
+    unsigned client_kexinit_ran : 1; /* the client-kexinit rules ran before our KEXINIT */
+    unsigned exit_pending : 1;      /* ... for an exit: FIN if none come (nothing unread) */
     unsigned ident_stage_pending : 1; /* server-ident rules wait for the client's identification */
     unsigned ident_out : 1;         /* the server's identification reached the client */
     unsigned client_answered : 1;   /* the client sent bytes after its identification */
