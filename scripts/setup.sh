@@ -28,6 +28,8 @@ packages=(
     openssh-server dropbear-bin
     # tools the test scripts use
     procps iproute2 ca-certificates
+    # the twin of a privsep child that cannot chroot (capsh --drop)
+    libcap2-bin
 )
 
 if [ "${1:-}" = "--list" ]; then

@@ -866,6 +866,19 @@ wire__ident_piece(wire_t *w, const char *p, size_t n)
     return 1;
 }
 
+/* A reset or exit at accept waited for the client's first bytes (so that
+ * they are unread when the socket goes, and the kernel sends RST): here
+ * they are. */
+static void
+wire__reset_on_first_bytes(wire_t *w)
+{
+    w->reset_pending = 0;
+    w->ops->timer_stop(w->ud, WIRE_TIMER_RESET);
+    wire__hang_up(w, WIRE_HANGUP_RST, "fault: %s at %s", w->exit_pending ? "exit" : "reset",
+                  "accept");
+    w->exit_pending = 0;
+}
+
 void
 wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
 {
@@ -875,11 +888,7 @@ wire_on_data(wire_t *w, wire_dir_t wdir, char *buf, size_t len)
 
     if (dir == TAP_DIR_C2S && w->reset_pending) {
         free(buf);
-        w->reset_pending = 0;
-        w->ops->timer_stop(w->ud, WIRE_TIMER_RESET);
-        wire__hang_up(w, WIRE_HANGUP_RST, "fault: %s at %s", w->exit_pending ? "exit" : "reset",
-                      "accept");
-        w->exit_pending = 0;
+        wire__reset_on_first_bytes(w);
         return;
     }
     if (dir == TAP_DIR_S2C && w->offer_took) {
