@@ -69,6 +69,7 @@ typedef enum {
 enum {
     CONN_TIMER_GRACE = WIRE_TIMER__COUNT, /* LoginGraceTime */
     CONN_TIMER_LINGER,                    /* bounds how long a closing connection flushes */
+    CONN_TIMER_AUTH_DELAY,                /* a failed authentication's answer is due */
     CONN_TIMER__COUNT
 };
 

@@ -21,6 +21,13 @@
 
 #define PROFILE_MAX_HOSTKEYS 8
 
+/* AuthFailureDelay: how long a failed authentication waits for its answer.
+ * A positive value is a fixed time in milliseconds. */
+#define PROFILE_AUTH_DELAY_NONE 0   /* answer at once */
+#define PROFILE_AUTH_DELAY_SSHD (-1) /* sshd's own: 5 ms + 0..4.2 ms per user (auth2.c) */
+#define PROFILE_AUTH_DELAY_PAM (-2)  /* sshd with UsePAM: a failed password waits for
+                                      * pam_unix's ~2 s as well (Debian's default) */
+
 typedef enum {
     PROFILE_HOSTKEY_FILE,     /* HostKey /path/to/key (relative: to the profile's dir) */
     PROFILE_HOSTKEY_GENERATE  /* HostKey generate:ed25519 | generate:rsa-2048 | generate:ecdsa-256 */
@@ -121,6 +128,7 @@ typedef struct profile_s {
     int max_auth_tries;                 /* MaxAuthTries, default 6 */
     int max_sessions;                   /* MaxSessions: open channels per connection, default 10 */
     int login_grace_time;               /* seconds, 0 = none; default 120 */
+    int auth_failure_delay;             /* AuthFailureDelay: PROFILE_AUTH_DELAY_* or ms */
     char *banner_path;                  /* Banner FILE, NULL for none */
     char *banner;                       /* its contents, read at load */
     int port;                           /* Port, default 2222 */

@@ -336,6 +336,9 @@ sshd__rearm(sshd_t *sd)
     int want = UV_READABLE;
     int rc;
 
+    if (sd->held) {
+        return; /* sshd_hold(): stopped until the owner drives it again */
+    }
     if (ssh_get_poll_flags(sd->session) & SSH_WRITE_PENDING) {
         want |= UV_WRITABLE;
     }
@@ -431,7 +434,7 @@ sshd_drive(sshd_t *sd)
     int rc;
 
     if (sd->session == NULL || !sd->poll_open || uv_is_closing((uv_handle_t *)&sd->poll) ||
-        sd->keyjob_pending || sd->fd < 0) {
+        sd->keyjob_pending || sd->fd < 0 || sd->held) {
         return;
     }
     sd->in_libssh = 1;
@@ -494,6 +497,17 @@ sshd__on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     sshd_drive(sd);
+}
+
+void
+sshd_hold(sshd_t *sd, int held)
+{
+    sd->held = held;
+    if (held && sd->poll_open && !uv_is_closing((uv_handle_t *)&sd->poll) &&
+        sd->poll_events != 0) {
+        uv_poll_stop(&sd->poll);
+        sd->poll_events = 0;
+    }
 }
 
 int

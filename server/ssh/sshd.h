@@ -76,6 +76,7 @@ typedef struct sshd_s {
     int keyjob_pending;      /* on the pool: libssh has not got fd yet */
     int keyjob_orphan;       /* shut down meanwhile: the keys are dropped */
     int poll_closed;         /* closed while the job ran: closed_cb waits */
+    int held;                /* sshd_hold(): libssh runs not, reads not */
     uv_close_cb closed_cb;
 } sshd_t;
 
@@ -92,6 +93,12 @@ int sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind
 
 /* Runs libssh for whatever its socket has, then re-arms the poll. */
 void sshd_drive(sshd_t *sd);
+
+/* Holds (held) or lets go of the session: while held, libssh is not run
+ * and its socket not polled, so nothing more the client sent is read (a
+ * failed authentication's delay). Letting go does not run libssh: the
+ * owner calls sshd_drive() when it is ready. */
+void sshd_hold(sshd_t *sd, int held);
 
 /* Whether libssh is on the stack. */
 int sshd_in_libssh(const sshd_t *sd);
