@@ -157,6 +157,52 @@ class FailureDelay(unittest.TestCase):
         self.assertGreaterEqual(took, 0.59)
 
 
+def offered_host_key_algorithms(srv):
+    """The server's host key algorithms as ssh -vv prints them."""
+    h.require("ssh", "openssh-client")
+    r = h.run_ssh(srv, None, user="nobody", options=("LogLevel=DEBUG2",), timeout=TIMEOUT)
+    lines = [l for l in r.err.splitlines() if l.startswith("debug2: host key algorithms: ")]
+    if len(lines) < 2:
+        raise AssertionError("ssh -vv printed no server proposal:\n" + r.err)
+    return lines[1][len("debug2: host key algorithms: "):].strip()  # [0]: the client's own
+
+
+class HostKeyOrder(unittest.TestCase):
+    """sshd 9.2 offers host key algorithms in its HostKey lines' order (an
+    RSA key as rsa-sha2-512,rsa-sha2-256), whatever HostKeyAlgorithms'
+    order: the twin offers `rsa-sha2-512,rsa-sha2-256,ssh-ed25519,
+    ecdsa-sha2-nistp256` for HostKey rsa, ed25519, ecdsa."""
+
+    def setUp(self):
+        if not h.have("ssh"):
+            self.skipTest("ssh is not installed")
+
+    def test_hostkey_lines_order(self):
+        with h.Server(profile_with("HostKey generate:rsa-2048\nHostKey generate:ed25519\n"
+                                   "HostKey generate:ecdsa-256")) as srv:
+            got = offered_host_key_algorithms(srv)
+        self.assertEqual(got, "rsa-sha2-512,rsa-sha2-256,ssh-ed25519,ecdsa-sha2-nistp256")
+
+    def test_default_keys_order(self):
+        # No HostKey line: generate:ed25519, generate:rsa-3072, generate:ecdsa-256.
+        with h.Server(profile_with("")) as srv:
+            got = offered_host_key_algorithms(srv)
+        self.assertEqual(got, "ssh-ed25519,rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256")
+
+    def test_modified_list_filters_in_key_order(self):
+        with h.Server(profile_with("HostKey generate:rsa-2048\nHostKey generate:ed25519\n"
+                                   "HostKeyAlgorithms -rsa-sha2-256")) as srv:
+            got = offered_host_key_algorithms(srv)
+        self.assertEqual(got, "rsa-sha2-512,ssh-ed25519")
+
+    def test_exact_list_is_replayed_as_written(self):
+        # A plain list is the exact offer (a captured server's): kept.
+        with h.Server(profile_with("HostKey generate:rsa-2048\nHostKey generate:ed25519\n"
+                                   "HostKeyAlgorithms ssh-ed25519,rsa-sha2-256")) as srv:
+            got = offered_host_key_algorithms(srv)
+        self.assertEqual(got, "ssh-ed25519,rsa-sha2-256")
+
+
 def ssh_v(srv, password=None):
     h.require("ssh", "openssh-client")
     return h.run_ssh(srv, "echo hello", password=password,

@@ -100,6 +100,9 @@ server__gen_new(server_t *s, profile_t *profile, server_gen_t **out, char *err, 
     g->refs = 1;
     rc = hostkey_load_all(profile, s->state_dir, &g->keys, err, errlen);
     if (rc == 0) {
+        rc = hostkey_order_algorithms(profile, &g->keys);
+    }
+    if (rc == 0) {
         rc = auth_keyrings_load(profile, &g->keyrings, err, errlen);
     }
     if (rc == 0) {

@@ -119,6 +119,8 @@ typedef struct profile_s {
     char *ciphers;
     char *macs;
     char *hostkey_algorithms;
+    int hostkey_algorithms_exact;        /* written as a plain list (no + - ^): the exact
+                                          * offer, kept in its order (a capture's) */
     char *pubkey_accepted_algorithms;
 
     int password_authentication;        /* yes/no */
