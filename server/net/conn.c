@@ -584,6 +584,11 @@ conn__sess_authenticated(void *owner)
     conn_t *c = owner;
 
     conn_set_state(c, CONN_OPEN);
+    /* HostKeyRotation connection: the session's keys are its own, made
+     * for it and gone since: no notification (no real sshd does that). */
+    if (c->srv->profile->hostkey_rotation != 2) {
+        sshd_notify_hostkeys(&c->sshd, c->srv->profile, c->srv->hostkeys);
+    }
     wire_stage_after_output(&c->wire, FAULT_STAGE_AUTH_SUCCESS);
 }
 

@@ -74,6 +74,7 @@ server__env_init(server_t *s, server_gen_t *g)
     env->profile = g->profile;
     env->log = &s->log;
     env->bind = g->bind;
+    env->hostkeys = &g->keys;
     env->keyrings = g->keyrings;
     env->log_passwords = s->log_passwords;
     env->rng = &s->rng;

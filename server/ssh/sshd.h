@@ -91,6 +91,12 @@ int sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
 int sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bind, int fd,
                        log_t *log, uint64_t id, const sshd_ops_t *ops, void *ud);
 
+/* After the user authenticated: OpenSSH's sshd (6.8 and later) sends its
+ * host keys, hostkeys-00@openssh.com, for clients with UpdateHostKeys. Only
+ * with the bundled engine (SSHMOCK_ENGINE_BUNDLED), and only for a profile
+ * that plays such an OpenSSH; else nothing. */
+void sshd_notify_hostkeys(sshd_t *sd, const profile_t *p, const hostkey_set_t *keys);
+
 /* Runs libssh for whatever its socket has, then re-arms the poll. */
 void sshd_drive(sshd_t *sd);
 
