@@ -303,7 +303,10 @@ class ImportInputTest(unittest.TestCase):
 # Settings that configure the matrix's client run (credentials, the client's
 # own configuration), not the server: carried over to the imported profile so
 # that the same client runs the same way against it.
-HARNESS_KEYWORDS = ("MatrixAuth", "MatrixHold", "MatrixKnownHost", "ClientOptions")
+# AuthFailureDelay too: a client's output has no timings, so an import cannot
+# know the wait, and the replay must fit the matrix's timeout as the original.
+HARNESS_KEYWORDS = ("MatrixAuth", "MatrixHold", "MatrixKnownHost", "ClientOptions",
+                    "AuthFailureDelay")
 NORMALIZE = [(re.compile(r"port \d+"), "port P"), (re.compile(r":\d+ exited"), ":P exited"),
              (re.compile(r"SHA256:[A-Za-z0-9+/=]+"), "SHA256:F")]
 
