@@ -81,6 +81,13 @@ def wrong_password_times(srv, n=2, user="demo"):
     return times
 
 
+def wrong_password_times_on(t):
+    try:
+        t.auth_password("demo", "wrong")
+    except (paramiko.AuthenticationException, paramiko.SSHException, EOFError, OSError):
+        pass
+
+
 class FailureDelay(unittest.TestCase):
     def setUp(self):
         if paramiko is None or not h.have_paramiko():
@@ -126,6 +133,23 @@ class FailureDelay(unittest.TestCase):
         self.assertIn("hello", r.out)
         self.assertGreaterEqual(waited[0], 1.0)
         self.assertLess(took, waited[0], "the login waited for the other connection's delay")
+
+    def test_client_leaving_during_the_wait(self):
+        # The client gives up while its answer waits: the held answer and
+        # the timer go with the connection, and the server serves on.
+        with h.Server(profile_with("AuthFailureDelay 1500ms")) as srv:
+            sock = socket.create_connection((srv.host, srv.port), timeout=TIMEOUT)
+            t = paramiko.Transport(sock)
+            t.start_client(timeout=TIMEOUT)
+            th = threading.Thread(target=lambda: wrong_password_times_on(t))
+            th.start()
+            time.sleep(0.4)
+            t.close()
+            th.join(TIMEOUT)
+            time.sleep(1.5)  # past the delay: nothing may fire on the gone connection
+            r = h.run_paramiko(srv, "echo hello", password="demo")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("hello", r.out)
 
     def test_auth_failure_delay_none_and_fixed(self):
         with h.Server(profile_with("AuthFailureDelay none")) as srv:
