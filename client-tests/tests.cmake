@@ -19,6 +19,7 @@ set(sshmock_client_tests
   robustness 300
   wire_timers 60
   auth_hardening 120
+  auth_layer 120
   offers 180
   engine 120
   harden 240

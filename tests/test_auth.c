@@ -39,7 +39,7 @@ typedef struct fixture_s {
     ssh_key other_key;  /* authorized for nobody */
 } fixture_t;
 
-static const sess_ops_t fake_ops = { NULL, NULL, NULL }; /* the core never calls them */
+static const sess_ops_t fake_ops = { NULL, NULL, NULL, NULL }; /* the core never calls them */
 
 static fixture_t *
 fixture_new(const char *extra)
@@ -489,6 +489,101 @@ test_banner_sent_once(void **state)
     remove("/tmp/sshmock-test-auth-banner");
 }
 
+/* ---- the failure delay (AuthFailureDelay) ----------------------------- */
+
+/* The default plays Debian's sshd (UsePAM yes): a wrong password waits for
+ * PAM's 1..3 s, rounded up by sshd to a doubling of the user's 5..9.3 ms
+ * (the twin measured 3.54 s for "demo"); a refused key only the user's
+ * delay; "none" never waits; a success carries no delay. */
+static void
+test_failure_delay_default_pam(void **state)
+{
+    fixture_t *f = fixture_new("");
+    auth_verdict_t v;
+    uint64_t first = 0;
+    int i;
+
+    (void)state;
+    assert_int_equal(f->p->auth_failure_delay, PROFILE_AUTH_DELAY_PAM);
+    v = req_none(f, "demo");
+    assert_int_equal(v.delay_ms, 0);
+    v = req_key(f, "demo", f->other_key, 1, 1);
+    assert_int_equal(v.kind, AUTH_VERDICT_FAILURE);
+    assert_in_range(v.delay_ms, 5, 10);
+    first = v.delay_ms;
+    v = req_key(f, "demo", f->other_key, 1, 1);
+    assert_int_equal(v.delay_ms, first); /* per user: the same each time */
+    /* MaxAuthTries 6: two keys, a "none" not counted, four passwords; the
+     * closing one waits as well (sshd delays before it disconnects). */
+    for (i = 0; i < 4; i++) {
+        v = req_password(f, "demo", "wrong");
+        assert_int_equal(v.kind, i < 3 ? AUTH_VERDICT_FAILURE : AUTH_VERDICT_CLOSE);
+        assert_in_range(v.delay_ms, 1000, 4760);
+    }
+    fixture_free(f);
+    f = fixture_new("");
+    v = req_password(f, "demo", "demo");
+    assert_int_equal(v.kind, AUTH_VERDICT_SUCCESS);
+    assert_int_equal(v.delay_ms, 0);
+    fixture_free(f);
+}
+
+static void
+test_failure_delay_keyword(void **state)
+{
+    fixture_t *f = fixture_new("AuthFailureDelay none\n");
+    auth_verdict_t v;
+
+    (void)state;
+    v = req_password(f, "demo", "wrong");
+    assert_int_equal(v.kind, AUTH_VERDICT_FAILURE);
+    assert_int_equal(v.delay_ms, 0);
+    fixture_free(f);
+
+    f = fixture_new("AuthFailureDelay sshd\n"); /* no PAM: the user's delay only */
+    v = req_password(f, "demo", "wrong");
+    assert_in_range(v.delay_ms, 5, 10);
+    fixture_free(f);
+
+    f = fixture_new("AuthFailureDelay 2s\n");
+    v = req_password(f, "demo", "wrong");
+    assert_int_equal(v.delay_ms, 2000);
+    v = req_none(f, "demo");
+    assert_int_equal(v.delay_ms, 0);
+    fixture_free(f);
+
+    f = fixture_new("AuthFailureDelay 300ms\nPasswordAuthentication no\n");
+    v = req_password(f, "demo", "demo"); /* refused without a check: still a failure */
+    assert_int_equal(v.kind, AUTH_VERDICT_FAILURE);
+    assert_int_equal(v.delay_ms, 300);
+    fixture_free(f);
+
+    /* A disabled method never reaches PAM: the user's delay only. */
+    f = fixture_new("PasswordAuthentication no\n");
+    v = req_password(f, "demo", "wrong");
+    assert_in_range(v.delay_ms, 5, 10);
+    fixture_free(f);
+}
+
+static void
+test_failure_delay_keyword_refused(void **state)
+{
+    static const char *bad[] = { "AuthFailureDelay soon\n", "AuthFailureDelay 61s\n",
+                                 "AuthFailureDelay 5m\n", "AuthFailureDelay -1\n" };
+    char text[256];
+    char err[256];
+    profile_t *p = NULL;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "HostKey generate:ed25519\n%s", bad[i]);
+        err[0] = '\0';
+        assert_int_not_equal(profile_parse_string("/tmp/t.conf", text, &p, err, sizeof err), 0);
+        assert_non_null(strstr(err, "AuthFailureDelay"));
+    }
+}
+
 int
 main(void)
 {
@@ -510,6 +605,9 @@ main(void)
         cmocka_unit_test(test_malformed_string_closes_without_login),
         cmocka_unit_test(test_max_auth_tries_as_sshd_counts),
         cmocka_unit_test(test_banner_sent_once),
+        cmocka_unit_test(test_failure_delay_default_pam),
+        cmocka_unit_test(test_failure_delay_keyword),
+        cmocka_unit_test(test_failure_delay_keyword_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -352,7 +352,9 @@ def check_client(ck, client, sshmock, state, work, keys):
                   r.rc == 0 and r.out == "hello\n")
         r = run_driver(client, srv, work, command="exit 3")
         ck.record("modern: exit 3", client, r, r.rc == 3)
-        r = run_driver(client, srv, work, password="wrong")
+        # Each wrong password waits as Debian's sshd makes it wait (2.0-4.8 s,
+        # AuthFailureDelay pam), and dbclient tries it until MaxAuthTries.
+        r = run_driver(client, srv, work, password="wrong", timeout=40)
         ck.record("modern: wrong password", client, r, r.rc == 255)
         r = run_driver(client, srv, work, password=None, keys=[ed25519])
         ck.record("modern: --key ed25519", client, r, r.rc == 0 and r.out == "hello\n")

@@ -184,6 +184,9 @@ const diag_sig_t diag_sigs[] = {
     { "paramiko", "auth-denied", "BadAuthenticationType", NULL },
     { "paramiko", "auth-denied", "AuthenticationException", NULL },
     { "paramiko", "auth-denied", "SSHException: Invalid key", NULL },
+    /* paramiko 2.12 signs with ssh-rsa because sshd's server-sig-algs lists
+     * it, is refused, and dies reading its next key file as DSA. */
+    { "paramiko", "auth-denied", "q must be exactly 160, 224, or 256 bits long", NULL },
     { "asyncssh", "auth-denied", "PermissionDenied", NULL },
     { "ssh2", "auth-denied", "All configured authentication methods failed", NULL },
     { "libssh", "auth-denied", "Access denied for '", NULL },

@@ -66,6 +66,7 @@ conn_state_name(conn_state_t st)
  * never loses another. */
 static void conn__on_timer(uv_timer_t *t);
 static void conn__on_grace(conn_t *c);
+static void conn__on_auth_delay(conn_t *c);
 static void conn__close_handles(conn_t *c);
 
 static void
@@ -124,6 +125,8 @@ conn__on_timer(uv_timer_t *t)
             wire_on_timer(&c->wire, (wire_timer_t)i);
         } else if (i == CONN_TIMER_GRACE) {
             conn__on_grace(c);
+        } else if (i == CONN_TIMER_AUTH_DELAY) {
+            conn__on_auth_delay(c);
         } else {
             conn__close_handles(c); /* the linger is over */
         }
@@ -615,6 +618,11 @@ conn__sess_authenticated(void *owner)
     conn_t *c = owner;
 
     conn_set_state(c, CONN_OPEN);
+    /* HostKeyRotation connection: the session's keys are its own, made
+     * for it and gone since: no notification (no real sshd does that). */
+    if (c->srv->profile->hostkey_rotation != 2) {
+        sshd_notify_hostkeys(&c->sshd, c->srv->profile, c->srv->hostkeys);
+    }
     wire_stage_after_output(&c->wire, FAULT_STAGE_AUTH_SUCCESS);
 }
 
@@ -626,10 +634,37 @@ conn__sess_channel_opened(void *owner)
     wire_stage_after_output(&c->wire, FAULT_STAGE_CHANNEL_OPEN);
 }
 
+/* A failed authentication's answer waits (AuthFailureDelay): libssh reads
+ * nothing more meanwhile, as sshd reads nothing while it sleeps, and the
+ * connection's timer says when to answer. */
+static void
+conn__sess_hold(void *owner, uint64_t ms)
+{
+    conn_t *c = owner;
+
+    sshd_hold(&c->sshd, 1);
+    conn__timer_start(c, CONN_TIMER_AUTH_DELAY, ms);
+}
+
+static void
+conn__on_auth_delay(conn_t *c)
+{
+    sshd_hold(&c->sshd, 0);
+    if (c->close_requested) {
+        return;
+    }
+    auth_libssh_enter(&c->sess);
+    auth_release(&c->sess, &c->auth);
+    auth_libssh_leave(&c->sess, &c->auth);
+    /* The answer is queued in libssh: the run flushes it and reads on. */
+    sshd_drive(&c->sshd);
+}
+
 static const sess_ops_t conn__sess_ops = {
     .close = conn__sess_close,
     .authenticated = conn__sess_authenticated,
     .channel_opened = conn__sess_channel_opened,
+    .hold = conn__sess_hold,
 };
 
 static void

@@ -70,6 +70,7 @@ typedef enum {
 enum {
     CONN_TIMER_GRACE = WIRE_TIMER__COUNT, /* LoginGraceTime */
     CONN_TIMER_LINGER,                    /* bounds how long a closing connection flushes */
+    CONN_TIMER_AUTH_DELAY,                /* a failed authentication's answer is due */
     CONN_TIMER__COUNT
 };
 
@@ -103,6 +104,7 @@ typedef struct conn_env_s {
     const profile_t *profile;
     log_t *log;
     ssh_bind bind;           /* algorithms, banner and keys, applied to each session */
+    const hostkey_set_t *hostkeys; /* the bind's keys, in HostKey order (hostkeys-00) */
     struct auth_keyring_s *keyrings; /* per account: its authorized keys */
     int log_passwords;
     uint64_t *rng;           /* MaxStartups draws; seeded, so runs replay */

@@ -81,6 +81,7 @@ server__env_init(server_t *s, server_gen_t *g)
     env->profile = g->profile;
     env->log = &s->log;
     env->bind = g->bind;
+    env->hostkeys = &g->keys;
     env->keyrings = g->keyrings;
     env->log_passwords = s->log_passwords;
     env->rng = &s->rng;
@@ -106,6 +107,9 @@ server__gen_new(server_t *s, profile_t *profile, server_gen_t **out, char *err, 
     g->server = s;
     g->refs = 1;
     rc = hostkey_load_all(profile, s->state_dir, &g->keys, err, errlen);
+    if (rc == 0) {
+        rc = hostkey_order_algorithms(profile, &g->keys);
+    }
     if (rc == 0) {
         rc = auth_keyrings_load(profile, &g->keyrings, err, errlen);
     }

@@ -210,6 +210,10 @@ profile__resolve_algos(profile__parser_t *ps)
         /* Only now: a row without a field has no address to compute
          * (UBSan, found by fuzz_import). */
         slot = PROFILE__SLOT(char *, &ps->full->pub, kw);
+        if (kind == ALGO_HOSTKEY) {
+            ps->full->pub.hostkey_algorithms_exact =
+                *slot != NULL && strchr("+-^", (*slot)[0]) == NULL;
+        }
         if (algo_resolve(kind, *slot, &resolved, err, sizeof err) < 0) {
             return profile__fail(ps, ps->seen[r], "%s", err);
         }

@@ -223,6 +223,8 @@ PROFILE__PRINT_FN(profile__print_hostkeys);
 PROFILE__PRINT_FN(profile__print_banner);
 PROFILE__PRINT_FN(profile__print_moduli);
 PROFILE__PRINT_FN(profile__print_max_startups);
+PROFILE__SET_FN(profile__set_auth_failure_delay);
+PROFILE__PRINT_FN(profile__print_auth_failure_delay);
 PROFILE__PRINT_FN(profile__print_faults);
 int profile__check_auth_methods(profile__parser_t *ps);
 int profile__check_hostkeys(profile__parser_t *ps);

@@ -21,6 +21,13 @@
 
 #define PROFILE_MAX_HOSTKEYS 8
 
+/* AuthFailureDelay: how long a failed authentication waits for its answer.
+ * A positive value is a fixed time in milliseconds. */
+#define PROFILE_AUTH_DELAY_NONE 0   /* answer at once */
+#define PROFILE_AUTH_DELAY_SSHD (-1) /* sshd's own: 5 ms + 0..4.2 ms per user (auth2.c) */
+#define PROFILE_AUTH_DELAY_PAM (-2)  /* sshd with UsePAM: a failed password waits for
+                                      * pam_unix's ~2 s as well (Debian's default) */
+
 typedef enum {
     PROFILE_HOSTKEY_FILE,     /* HostKey /path/to/key (relative: to the profile's dir) */
     PROFILE_HOSTKEY_GENERATE  /* HostKey generate:ed25519 | generate:rsa-2048 | generate:ecdsa-256 */
@@ -125,6 +132,8 @@ typedef struct profile_s {
     char *ciphers;
     char *macs;
     char *hostkey_algorithms;
+    int hostkey_algorithms_exact;        /* written as a plain list (no + - ^): the exact
+                                          * offer, kept in its order (a capture's) */
     char *pubkey_accepted_algorithms;
 
     int password_authentication;        /* yes/no */
@@ -134,6 +143,7 @@ typedef struct profile_s {
     int max_auth_tries;                 /* MaxAuthTries, default 6 */
     int max_sessions;                   /* MaxSessions: open channels per connection, default 10 */
     int login_grace_time;               /* seconds, 0 = none; default 120 */
+    int auth_failure_delay;             /* AuthFailureDelay: PROFILE_AUTH_DELAY_* or ms */
     char *banner_path;                  /* Banner FILE, NULL for none */
     char *banner;                       /* its contents, read at load */
     char *moduli_file;                  /* ModuliFile, NULL: libssh's own choice */

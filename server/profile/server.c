@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
@@ -529,6 +530,73 @@ profile__print_max_startups(FILE *f, const profile_t *p, const profile__keyword_
 {
     fprintf(f, "%s %d:%d:%d\n", lname, p->max_startups_start, p->max_startups_rate,
             p->max_startups_full);
+}
+
+/* AuthFailureDelay pam | sshd | none | TIME, TIME in milliseconds unless
+ * it ends in s (seconds) or ms. Bounded by a minute: a longer wait only
+ * plays a LoginGraceTime, which has its own keyword. */
+int
+profile__set_auth_failure_delay(profile__parser_t *ps, const profile__keyword_t *kw,
+                                char **argv, int argc, profile__full_t *to)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } named[] = {
+        { "pam", PROFILE_AUTH_DELAY_PAM },
+        { "sshd", PROFILE_AUTH_DELAY_SSHD },
+        { "none", PROFILE_AUTH_DELAY_NONE },
+    };
+    const char *arg = argv[0];
+    char *end = NULL;
+    long v = 0;
+    size_t i;
+
+    (void)argc;
+    for (i = 0; i < UTIL_ARRAY_SIZE(named); i++) {
+        if (strcasecmp(arg, named[i].name) == 0) {
+            *PROFILE__SLOT(int, &to->pub, kw) = named[i].value;
+            return 0;
+        }
+    }
+    if (*arg < '0' || *arg > '9') {
+        goto bad;
+    }
+    v = strtol(arg, &end, 10);
+    if (strcasecmp(end, "s") == 0) {
+        v = v > 60 ? 60001 : v * 1000;
+    } else if (*end != '\0' && strcasecmp(end, "ms") != 0) {
+        goto bad;
+    }
+    if (v > 60000) {
+        return profile__fail(ps, ps->line, "%s %s: at most 60s", kw->name, arg);
+    }
+    *PROFILE__SLOT(int, &to->pub, kw) = (int)v;
+    return 0;
+bad:
+    return profile__fail(ps, ps->line, "%s %s: expected pam, sshd, none or a time (300ms, 2s)",
+                         kw->name, arg);
+}
+
+void
+profile__print_auth_failure_delay(FILE *f, const profile_t *p, const profile__keyword_t *kw,
+                                  const char *lname)
+{
+    (void)kw;
+    switch (p->auth_failure_delay) {
+    case PROFILE_AUTH_DELAY_PAM:
+        fprintf(f, "%s pam\n", lname);
+        break;
+    case PROFILE_AUTH_DELAY_SSHD:
+        fprintf(f, "%s sshd\n", lname);
+        break;
+    case PROFILE_AUTH_DELAY_NONE:
+        fprintf(f, "%s none\n", lname);
+        break;
+    default:
+        fprintf(f, "%s %dms\n", lname, p->auth_failure_delay);
+        break;
+    }
 }
 
 int

@@ -1,8 +1,12 @@
 #include "ssh/auth.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+
+#include <openssl/evp.h>
 
 #include <sshmock/sshmock.h>
 
@@ -234,6 +238,92 @@ auth__log(const sess_t *s, const auth_state_t *st, const char *method, const cha
              "reason", reason, NULL);
 }
 
+/* ---- the failure delay ------------------------------------------------ */
+
+/* sshd draws options.timing_secret once per process; so does this. */
+static uint64_t
+auth__timing_secret(void)
+{
+    static _Atomic uint64_t secret;
+    uint64_t v = atomic_load(&secret);
+    uint64_t expected = 0;
+
+    if (v != 0) {
+        return v;
+    }
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v || v == 0) {
+        v = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&secret;
+    }
+    if (!atomic_compare_exchange_strong(&secret, &expected, v)) {
+        v = expected; /* another thread's draw came first */
+    }
+    return v;
+}
+
+/* sshd's user_specific_delay(), in microseconds: 5 ms and 0..4.29 ms that
+ * depend on the user name and the process's secret (a SHA-512 of both,
+ * its first 32 bits as picoseconds), so one user always waits alike. */
+static uint64_t
+auth__user_delay_us(const char *user)
+{
+    char b[512];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    uint32_t peek = 0;
+
+    snprintf(b, sizeof b, "%llu%s", (unsigned long long)auth__timing_secret(),
+             user != NULL ? user : "");
+    if (EVP_Digest(b, strlen(b), md, &mdlen, EVP_sha512(), NULL) == 1 && mdlen >= 4) {
+        peek = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
+    }
+    return 5000u + peek / 1000000u;
+}
+
+/* pam_unix asks for 2 s; Linux-PAM spreads it, base * (1 + s) where s is
+ * the mean of three uniform draws minus 1/2 (so 1..3 s, mostly near 2). */
+static uint64_t
+auth__pam_delay_us(void)
+{
+    static _Thread_local uint64_t x;
+    double sum = 0.0;
+    int i;
+
+    if (x == 0) {
+        x = auth__timing_secret() ^ (uint64_t)(uintptr_t)&x;
+    }
+    for (i = 0; i < 3; i++) {
+        x ^= x << 13; /* xorshift64: plenty for a wait */
+        x ^= x >> 7;
+        x ^= x << 17;
+        sum += (double)(x % 1000000u) / 1e6;
+    }
+    return (uint64_t)(2000000.0 * (1.0 + (sum / 3.0 - 0.5)));
+}
+
+uint64_t
+auth_failure_delay_ms(const profile_t *p, const char *user, int method, int pam_ran)
+{
+    uint64_t want = 0;
+    uint64_t elapsed = 0;
+
+    if (method == SSH_AUTH_METHOD_NONE || p->auth_failure_delay == PROFILE_AUTH_DELAY_NONE) {
+        return 0;
+    }
+    if (p->auth_failure_delay > 0) {
+        return (uint64_t)p->auth_failure_delay;
+    }
+    want = auth__user_delay_us(user);
+    if (p->auth_failure_delay == PROFILE_AUTH_DELAY_PAM && pam_ran) {
+        elapsed = auth__pam_delay_us(); /* spent inside pam_authenticate() */
+    }
+    /* ensure_minimum_time_since(): past the wanted time, sshd doubles it
+     * until it is ahead again, and waits the rest. */
+    while (want < elapsed) {
+        want *= 2;
+    }
+    return (want + 500u) / 1000u;
+}
+
 static void
 auth__methods_left(const profile_t *p, const auth_state_t *st, auth_verdict_t *v)
 {
@@ -353,6 +443,7 @@ auth_decide(const sess_t *s, auth_state_t *st, const auth_request_t *rq, auth_ve
     const char *method = rq->method_name != NULL ? rq->method_name : auth__method_name(rq->method);
     char fp[80] = "";
     int first = 0;
+    int pam_ran = 0;
 
     memset(v, 0, sizeof *v);
     v->kind = AUTH_VERDICT_FAILURE;
@@ -400,6 +491,11 @@ auth_decide(const sess_t *s, auth_state_t *st, const auth_request_t *rq, auth_ve
     if (rq->method != SSH_AUTH_METHOD_NONE || !first) {
         st->failures++;
     }
+    /* With UsePAM, a password (or the answer to the prompt) goes to
+     * pam_authenticate(), whose failure has its own delay; a method that
+     * is off never gets that far. */
+    pam_ran = rq->kbdint_response ||
+              (rq->method == SSH_AUTH_METHOD_PASSWORD && auth__allowed(p, st, rq->method));
     auth__log(s, st, method, "failure", fp[0] != '\0' ? fp : NULL, rq->password,
               rq->has_signature && !rq->signature_ok ? "bad signature" : NULL);
     if (st->failures >= p->max_auth_tries) {
@@ -408,9 +504,11 @@ auth_decide(const sess_t *s, auth_state_t *st, const auth_request_t *rq, auth_ve
          * bundled engine (the system's libssh 0.10 can only send 11). */
         auth__close(v, UTIL_DISCONNECT_REASON(UTIL_DISCONNECT_PROTOCOL_ERROR),
                     "Too many authentication failures");
+        v->delay_ms = auth_failure_delay_ms(p, st->user, rq->method, pam_ran);
         return;
     }
     v->kind = AUTH_VERDICT_FAILURE;
+    v->delay_ms = auth_failure_delay_ms(p, st->user, rq->method, pam_ran);
     auth__methods_left(p, st, v);
 }
 
@@ -474,15 +572,77 @@ auth__send_banner(const sess_t *s)
     }
 }
 
-/* Sends what the verdict says, on msg. */
+/*
+ * A USERAUTH_FAILURE with no message to answer on (a request libssh
+ * dropped, an answer held for its delay). libssh's only way to send one is
+ * ssh_message_reply_default(), which for an auth message reads nothing but
+ * the message's first two fields (session, type), stable since 0.5, and
+ * the methods set on its session: a zeroed stand-in with those two is
+ * given to it.
+ */
 static void
-auth__apply(sess_t *s, ssh_message msg, const auth_verdict_t *v)
+auth__send_failure(sess_t *s, int methods)
+{
+    struct {
+        ssh_session session;
+        int type;
+        unsigned char rest[1024]; /* ssh_message_struct is smaller; zeroed */
+    } standin;
+
+    memset(&standin, 0, sizeof standin);
+    standin.session = s->session;
+    standin.type = SSH_REQUEST_AUTH;
+    ssh_message_auth_set_methods((ssh_message)(void *)&standin, methods);
+    ssh_message_reply_default((ssh_message)(void *)&standin);
+}
+
+/* Keeps v's answer for its failure delay when the owner can wait (a timer
+ * of its loop, then auth_release()). 1: held. */
+static int
+auth__hold(sess_t *s, auth_state_t *st, const auth_verdict_t *v)
+{
+    if (v->delay_ms == 0 || s->ops == NULL || s->ops->hold == NULL || s->session == NULL ||
+        (v->kind != AUTH_VERDICT_FAILURE && v->kind != AUTH_VERDICT_CLOSE)) {
+        return 0;
+    }
+    st->held = 1;
+    st->held_kind = (int)v->kind;
+    st->held_methods = v->methods;
+    st->held_disconnect = v->send_disconnect;
+    st->held_reason = v->reason;
+    s->ops->hold(s->owner, v->delay_ms);
+    return 1;
+}
+
+void
+auth_release(sess_t *s, auth_state_t *st)
+{
+    if (!st->held) {
+        return;
+    }
+    st->held = 0;
+    if (st->held_kind == AUTH_VERDICT_FAILURE) {
+        if (s->session != NULL) {
+            auth__send_failure(s, st->held_methods);
+        }
+        return;
+    }
+    s->ops->close(s->owner, SESS_BY_SERVER, st->held_disconnect, st->held_reason);
+}
+
+/* Sends what the verdict says, on msg (NULL: a request libssh dropped,
+ * for which only FAILURE and CLOSE come here). */
+static void
+auth__apply(sess_t *s, auth_state_t *st, ssh_message msg, const auth_verdict_t *v)
 {
     static const char *prompts[] = { "Password: " };
     static char echo[] = { 0 };
 
     if (v->send_banner && v->kind != AUTH_VERDICT_CLOSE) {
         auth__send_banner(s);
+    }
+    if (auth__hold(s, st, v)) {
+        return;
     }
     switch (v->kind) {
     case AUTH_VERDICT_IGNORE:
@@ -496,6 +656,10 @@ auth__apply(sess_t *s, ssh_message msg, const auth_verdict_t *v)
         ssh_message_auth_reply_success(msg, 1);
         break;
     case AUTH_VERDICT_FAILURE:
+        if (msg == NULL) {
+            auth__send_failure(s, v->methods);
+            break;
+        }
         ssh_message_auth_set_methods(msg, v->methods);
         ssh_message_reply_default(msg);
         break;
@@ -517,6 +681,9 @@ auth_handle(sess_t *s, auth_state_t *st, ssh_message msg)
     auth_request_t rq;
     auth_verdict_t v;
 
+    /* A request before the held answer went out (the client did not wait
+     * for it): that answer first, as sshd would have sent it. */
+    auth_release(s, st);
     memset(&rq, 0, sizeof rq);
     rq.method = ssh_message_subtype(msg);
     if (strcmp(auth__method_name(rq.method), "unknown") == 0) {
@@ -559,7 +726,7 @@ auth_handle(sess_t *s, auth_state_t *st, ssh_message msg)
     if (v.kind == AUTH_VERDICT_IGNORE) {
         return 1;
     }
-    auth__apply(s, msg, &v);
+    auth__apply(s, st, msg, &v);
     return 0;
 }
 
@@ -642,22 +809,16 @@ auth_libssh_enter(sess_t *s)
 /*
  * A publickey request with a signature that did not verify: libssh 0.10
  * (messages.c, ssh_packet_userauth_request) frees it unanswered and the
- * client waits forever. sshd answers FAILURE and counts it. There is no
- * message to answer on, and libssh's only way to send a FAILURE is
- * ssh_message_reply_default(), which for an auth message reads nothing but
- * the message's first two fields (session, type) — stable since 0.5. A
- * zeroed stand-in with those two is given to it. */
+ * client waits forever. sshd answers FAILURE and counts it; so does this,
+ * with no message to answer on (auth__send_failure).
+ */
 static void
 auth__answer_bad_signature(sess_t *s, auth_state_t *st)
 {
-    struct {
-        ssh_session session;
-        int type;
-        unsigned char rest[1024]; /* ssh_message_struct is smaller; zeroed */
-    } standin;
     auth_request_t rq;
     auth_verdict_t v;
 
+    auth_release(s, st);
     memset(&rq, 0, sizeof rq);
     rq.method = SSH_AUTH_METHOD_PUBLICKEY;
     rq.user = s->wire.bad_user;
@@ -668,18 +829,7 @@ auth__answer_bad_signature(sess_t *s, auth_state_t *st)
     if (v.kind == AUTH_VERDICT_IGNORE) {
         return;
     }
-    if (v.kind != AUTH_VERDICT_FAILURE) {
-        auth__apply(s, NULL, &v); /* CLOSE needs no message */
-        return;
-    }
-    if (v.send_banner) {
-        auth__send_banner(s);
-    }
-    memset(&standin, 0, sizeof standin);
-    standin.session = s->session;
-    standin.type = SSH_REQUEST_AUTH;
-    ssh_message_auth_set_methods((ssh_message)(void *)&standin, v.methods);
-    ssh_message_reply_default((ssh_message)(void *)&standin);
+    auth__apply(s, st, NULL, &v);
 }
 
 void

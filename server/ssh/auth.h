@@ -20,12 +20,19 @@
  *    ends the connection, "Change of username or service not allowed";
  *  - a string with a NUL byte in it is a malformed packet: sshd's parser
  *    refuses it and drops the connection;
- *  - the Banner goes out once, before the answer to the first request.
+ *  - the Banner goes out once, before the answer to the first request;
+ *  - a failed request waits before its answer (AuthFailureDelay): sshd's
+ *    5 ms plus a per-user 0..4.2 ms (auth2.c, user_specific_delay), and
+ *    with PAM a failed password waits for pam_unix's ~2 s, which sshd
+ *    then rounds up to a doubling of the per-user delay
+ *    (ensure_minimum_time_since). The wait is a timer of the owner's
+ *    (sess_ops_t.hold), never a sleep: one loop serves every connection.
  */
 #ifndef SSHMOCK_AUTH_H
 #define SSHMOCK_AUTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -55,6 +62,11 @@ typedef struct auth_state_s {
     int banner_sent;                /* Banner: sent once, before the first reply */
     const char *done[AUTH_MAX_STEPS]; /* methods completed, for AuthenticationMethods */
     int ndone;
+    int held;                       /* an answer waits for its failure delay */
+    int held_kind;                  /* ... its auth_verdict_kind_t (FAILURE or CLOSE) */
+    int held_methods;
+    int held_disconnect;
+    const char *held_reason;        /* static text */
 } auth_state_t;
 
 /* One request, taken apart. Methods are libssh's SSH_AUTH_METHOD_* bits
@@ -90,11 +102,22 @@ typedef struct auth_verdict_s {
     int send_disconnect;       /* CLOSE: with a DISCONNECT saying reason (0, 1 or
                                 * UTIL_DISCONNECT_REASON(code), base/util.h) */
     const char *reason;        /* CLOSE */
+    uint64_t delay_ms;         /* FAILURE, CLOSE at MaxAuthTries: wait this long first */
 } auth_verdict_t;
 
 /* The decision for one request. Updates st, logs through s. */
 void auth_decide(const sess_t *s, auth_state_t *st, const auth_request_t *rq,
                  auth_verdict_t *v);
+
+/* How long sshd makes a failed request of this method wait, by the
+ * profile's AuthFailureDelay, for user; pam_ran: a password was checked
+ * (PAM's own delay applies). Random where sshd's is (the PAM spread); 0
+ * for "none", which sshd never delays. */
+uint64_t auth_failure_delay_ms(const profile_t *p, const char *user, int method, int pam_ran);
+
+/* The held answer is due (sess_ops_t.hold's timer): send it. Nothing when
+ * none is held. */
+void auth_release(sess_t *s, auth_state_t *st);
 
 /* The libssh adapter: handles an SSH_REQUEST_AUTH message. Returns 0
  * (answered) or 1 (let libssh give its default answer). */

@@ -576,6 +576,47 @@ hostkey_load_all(const profile_t *p, const char *state_dir, hostkey_set_t *set,
     return 0;
 }
 
+int
+hostkey_order_algorithms(profile_t *p, const hostkey_set_t *keys)
+{
+    static const char *const rsa[] = { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" };
+    util_buf_t b = UTIL_BUF_INIT;
+    size_t i;
+
+    if (p->hostkey_algorithms_exact || p->hostkey_none || p->hostkey_algorithms == NULL ||
+        keys->n == 0) {
+        return 0;
+    }
+    for (i = 0; i < keys->n; i++) {
+        const char *one[1] = { keys->keys[i].type };
+        const char *const *names = one;
+        size_t n = 1;
+        size_t j;
+
+        if (strcmp(keys->keys[i].type, "ssh-rsa") == 0) {
+            names = rsa;
+            n = UTIL_ARRAY_SIZE(rsa);
+        }
+        for (j = 0; j < n; j++) {
+            size_t len = strlen(names[j]);
+            if (!util_list_has(p->hostkey_algorithms, names[j], len) ||
+                (b.data != NULL && util_list_has(b.data, names[j], len))) {
+                continue; /* not allowed, or a second key of a type */
+            }
+            if ((b.len > 0 && util_buf_puts(&b, ",") < 0) || util_buf_puts(&b, names[j]) < 0) {
+                util_buf_free(&b);
+                return SSHMOCK_ENOMEM;
+            }
+        }
+    }
+    if (b.data == NULL) {
+        return 0; /* no key is allowed: the offer stays what it was (it fails as written) */
+    }
+    free(p->hostkey_algorithms);
+    p->hostkey_algorithms = b.data;
+    return 0;
+}
+
 void
 hostkey_set_free(hostkey_set_t *set)
 {

@@ -58,6 +58,17 @@ int hostkey_check_all(const profile_t *p, char *err, size_t errlen);
 
 void hostkey_set_free(hostkey_set_t *set);
 
+/*
+ * sshd offers its host key algorithms in the order of its HostKey lines
+ * (sshd.c, list_hostkey_types: each RSA key as rsa-sha2-512, rsa-sha2-256,
+ * ssh-rsa), keeping those HostKeyAlgorithms allows; the order of
+ * HostKeyAlgorithms itself plays no part (measured on sshd 9.2). Rewrites
+ * p->hostkey_algorithms so, from the keys loaded, unless the profile wrote
+ * an exact list (hostkey_algorithms_exact: a captured offer is replayed as
+ * it was) or plays HostKey none. 0, or SSHMOCK_ENOMEM.
+ */
+int hostkey_order_algorithms(profile_t *p, const hostkey_set_t *keys);
+
 /* An RSA key read from path (already loaded into *key) is replaced by the
  * same key with its CRT values when the file is in OpenSSH format, which
  * libssh 0.10 loads without them (signatures then cost ~7x). Returns 1 if

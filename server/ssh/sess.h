@@ -34,6 +34,10 @@ typedef struct sess_ops_s {
     void (*authenticated)(void *owner);
     /* A session channel was confirmed (the channel-open stage). */
     void (*channel_opened)(void *owner);
+    /* An answer to an authentication request waits ms (AuthFailureDelay):
+     * read nothing more from the client meanwhile, as sshd reads nothing
+     * while it sleeps, then call auth_release(). NULL: answer at once. */
+    void (*hold)(void *owner, uint64_t ms);
 } sess_ops_t;
 
 /*

@@ -71,6 +71,74 @@ sshd__bind_identity(ssh_bind b, const profile_t *p, char *err, size_t errlen)
     return 0;
 }
 
+/* What OpenSSH 9.2's sshd lists in server-sig-algs: every signature
+ * algorithm it implements (sshkey_alg_list), whatever its
+ * PubkeyAcceptedAlgorithms says (measured with ssh -v against the twin). */
+#define SSHD_OPENSSH_SIG_ALGS \
+    "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256," \
+    "ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com," \
+    "webauthn-sk-ecdsa-sha2-nistp256@openssh.com,ssh-dss,ssh-rsa,rsa-sha2-256," \
+    "rsa-sha2-512"
+
+/* Does the profile play an OpenSSH of at least major.minor? */
+static int
+sshd__openssh_at_least(const profile_t *p, int major, int minor)
+{
+    int ma = 0;
+    int mi = 0;
+
+    if (!offer_openssh_version(p->identification, &ma, &mi)) {
+        return 0;
+    }
+    return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * The EXT_INFO sshd sends: with OpenSSH 8.9 and later (publickey-hostbound
+ * came with 8.9), 9.2's full server-sig-algs and
+ * publickey-hostbound@openssh.com. Any other profile keeps libssh's
+ * (the accepted algorithms). The system libssh cannot say it: there the
+ * EXT_INFO stays libssh's (docs: known differences).
+ */
+static void
+sshd__ext_info(sshd_t *sd, const profile_t *p)
+{
+#ifdef SSHMOCK_ENGINE_BUNDLED
+    if (sshd__openssh_at_least(p, 8, 9)) {
+        ssh_server_set_ext_info(sd->session, SSHD_OPENSSH_SIG_ALGS, 1);
+    }
+#else
+    (void)sd;
+    (void)p;
+    (void)sshd__openssh_at_least;
+#endif
+}
+
+void
+sshd_notify_hostkeys(sshd_t *sd, const profile_t *p, const hostkey_set_t *keys)
+{
+#ifdef SSHMOCK_ENGINE_BUNDLED
+    ssh_key pub[PROFILE_MAX_HOSTKEYS];
+    size_t i;
+
+    if (sd->session == NULL || keys == NULL || keys->n == 0 || p->hostkey_none ||
+        !sshd__openssh_at_least(p, 6, 8)) {
+        return;
+    }
+    for (i = 0; i < keys->n && i < PROFILE_MAX_HOSTKEYS; i++) {
+        pub[i] = keys->keys[i].key;
+    }
+    if (ssh_send_hostkeys_notification(sd->session, pub, i) != SSH_OK) {
+        log_event(sd->log, sd->id, "error", "where", "hostkeys-00@openssh.com", "reason",
+                  ssh_get_error(sd->session), NULL);
+    }
+#else
+    (void)sd;
+    (void)p;
+    (void)keys;
+#endif
+}
+
 int
 sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
               char *err, size_t errlen)
@@ -305,6 +373,7 @@ sshd__accept_fresh(sshd_t *sd)
     }
     if (rc == SSH_OK) {
         sshd__session_setup(sd, p);
+        sshd__ext_info(sd, p);
     }
     ssh_bind_free(b);
     hostkey_set_free(&sd->keyjob_out->keys);
@@ -405,6 +474,7 @@ sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bin
             return SSHMOCK_ELIBSSH;
         }
         sshd__session_setup(sd, p);
+        sshd__ext_info(sd, p);
     }
     ssh_set_blocking(sd->session, 0);
     /* Installed before key exchange: messages that arrive in the same read as
@@ -430,6 +500,9 @@ sshd__rearm(sshd_t *sd)
     int want = UV_READABLE;
     int rc;
 
+    if (sd->held) {
+        return; /* sshd_hold(): stopped until the owner drives it again */
+    }
     if (ssh_get_poll_flags(sd->session) & SSH_WRITE_PENDING) {
         want |= UV_WRITABLE;
     }
@@ -525,7 +598,7 @@ sshd_drive(sshd_t *sd)
     int rc;
 
     if (sd->session == NULL || !sd->poll_open || uv_is_closing((uv_handle_t *)&sd->poll) ||
-        sd->keyjob_pending || sd->fd < 0) {
+        sd->keyjob_pending || sd->fd < 0 || sd->held) {
         return;
     }
     sd->in_libssh = 1;
@@ -588,6 +661,17 @@ sshd__on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     sshd_drive(sd);
+}
+
+void
+sshd_hold(sshd_t *sd, int held)
+{
+    sd->held = held;
+    if (held && sd->poll_open && !uv_is_closing((uv_handle_t *)&sd->poll) &&
+        sd->poll_events != 0) {
+        uv_poll_stop(&sd->poll);
+        sd->poll_events = 0;
+    }
 }
 
 int

@@ -75,6 +75,7 @@ typedef struct sshd_s {
     int keyjob_pending;      /* on the pool: libssh has not got fd yet */
     int keyjob_orphan;       /* shut down meanwhile: the keys are dropped */
     int poll_closed;         /* closed while the job ran: closed_cb waits */
+    int held;                /* sshd_hold(): libssh runs not, reads not */
     uv_close_cb closed_cb;
     int disconnect_reason;   /* 0: the engine's default; else the code */
 } sshd_t;
@@ -90,8 +91,20 @@ int sshd_bind_new(const profile_t *p, const hostkey_set_t *keys, ssh_bind *out,
 int sshd_session_start(sshd_t *sd, uv_loop_t *loop, const profile_t *p, ssh_bind bind, int fd,
                        log_t *log, uint64_t id, const sshd_ops_t *ops, void *ud);
 
+/* After the user authenticated: OpenSSH's sshd (6.8 and later) sends its
+ * host keys, hostkeys-00@openssh.com, for clients with UpdateHostKeys. Only
+ * with the bundled engine (SSHMOCK_ENGINE_BUNDLED), and only for a profile
+ * that plays such an OpenSSH; else nothing. */
+void sshd_notify_hostkeys(sshd_t *sd, const profile_t *p, const hostkey_set_t *keys);
+
 /* Runs libssh for whatever its socket has, then re-arms the poll. */
 void sshd_drive(sshd_t *sd);
+
+/* Holds (held) or lets go of the session: while held, libssh is not run
+ * and its socket not polled, so nothing more the client sent is read (a
+ * failed authentication's delay). Letting go does not run libssh: the
+ * owner calls sshd_drive() when it is ready. */
+void sshd_hold(sshd_t *sd, int held);
 
 /* Whether libssh is on the stack. */
 int sshd_in_libssh(const sshd_t *sd);
