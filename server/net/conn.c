@@ -621,7 +621,7 @@ conn__sess_authenticated(void *owner)
     /* HostKeyRotation connection: the session's keys are its own, made
      * for it and gone since: no notification (no real sshd does that). */
     if (c->srv->profile->hostkey_rotation != 2) {
-        sshd_notify_hostkeys(&c->sshd, c->srv->profile, c->srv->hostkeys);
+        sshd_notify_hostkeys(&c->ssh->sshd, c->srv->profile, c->srv->hostkeys);
     }
     wire_stage_after_output(&c->wire, FAULT_STAGE_AUTH_SUCCESS);
 }
@@ -642,22 +642,25 @@ conn__sess_hold(void *owner, uint64_t ms)
 {
     conn_t *c = owner;
 
-    sshd_hold(&c->sshd, 1);
+    sshd_hold(&c->ssh->sshd, 1);
     conn__timer_start(c, CONN_TIMER_AUTH_DELAY, ms);
 }
 
 static void
 conn__on_auth_delay(conn_t *c)
 {
-    sshd_hold(&c->sshd, 0);
+    if (c->ssh == NULL) {
+        return;
+    }
+    sshd_hold(&c->ssh->sshd, 0);
     if (c->close_requested) {
         return;
     }
-    auth_libssh_enter(&c->sess);
-    auth_release(&c->sess, &c->auth);
-    auth_libssh_leave(&c->sess, &c->auth);
+    auth_libssh_enter(&c->ssh->sess);
+    auth_release(&c->ssh->sess, &c->ssh->auth);
+    auth_libssh_leave(&c->ssh->sess, &c->ssh->auth);
     /* The answer is queued in libssh: the run flushes it and reads on. */
-    sshd_drive(&c->sshd);
+    sshd_drive(&c->ssh->sshd);
 }
 
 static const sess_ops_t conn__sess_ops = {
