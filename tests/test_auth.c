@@ -22,6 +22,7 @@
 
 #include "base/log.h"
 #include "profile/profile.h"
+#include "base/util.h"
 #include "ssh/auth.h"
 
 #define DEMO_PUB SSHMOCK_SOURCE_DIR "/profiles/keys/demo_ed25519.pub"
@@ -384,6 +385,8 @@ test_user_change_between_steps_closes(void **state)
     v = req_password(f, "other", "otherpw");
     assert_int_equal(v.kind, AUTH_VERDICT_CLOSE);
     assert_true(v.send_disconnect);
+    /* Reason 2, as sshd's ssh_packet_disconnect() sends it (not 11). */
+    assert_int_equal(UTIL_DISCONNECT_REASON_OF(v.send_disconnect), UTIL_DISCONNECT_PROTOCOL_ERROR);
     assert_string_equal(v.reason, "Change of username or service not allowed");
     assert_false(f->st.authenticated);
     assert_string_equal(f->st.user, "demo");

@@ -367,7 +367,9 @@ auth__same_user(const sess_t *s, auth_state_t *st, const auth_request_t *rq, aut
     }
     SESS_LOG(s, "auth_user_changed", "user", st->user, "new_user", user,
              "service", st->service, "new_service", service, NULL);
-    auth__close(v, 1, "Change of username or service not allowed");
+    /* sshd's ssh_packet_disconnect(): reason 2 (protocol error). */
+    auth__close(v, UTIL_DISCONNECT_REASON(UTIL_DISCONNECT_PROTOCOL_ERROR),
+                "Change of username or service not allowed");
     return -1;
 }
 
