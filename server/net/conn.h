@@ -71,6 +71,7 @@ enum {
     CONN_TIMER_GRACE = WIRE_TIMER__COUNT, /* LoginGraceTime */
     CONN_TIMER_LINGER,                    /* bounds how long a closing connection flushes */
     CONN_TIMER_AUTH_DELAY,                /* a failed authentication's answer is due */
+    CONN_TIMER_DROP,                      /* a MaxStartups drop stops waiting for bytes */
     CONN_TIMER__COUNT
 };
 
