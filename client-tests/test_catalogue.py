@@ -177,6 +177,56 @@ class CatalogueTest(unittest.TestCase):
                                   r"diffie-hellman-group1-sha1,diffie-hellman-group14-sha1\r?$",
                                   re.M))
 
+    def test_putty_no_common_cipher(self):
+        # PuTTY 0.78 has none of the server's ciphers; it names the whole
+        # list (its wording when nothing is in common), OpenSSH lists them.
+        with h.Server(h.profile("putty-no-common-cipher")) as srv:
+            r = h.run_plink(srv, "echo hello")
+            self.assertEqual(r.rc, 1, r)    # plink's exit status for a fatal error
+            self.assertRegex(r.err, re.compile(r"^FATAL ERROR: Selected client-to-server cipher "
+                                     r"\"twofish256-cbc,twofish-cbc,twofish128-cbc,serpent256-cbc,"
+                                     r"serpent128-cbc,cast128-cbc\" does not correspond to any "
+                                     r"supported algorithm\r?$", re.M))
+            srv.wait_events(lambda e: e["event"] == "negotiation_failed")
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching cipher found\. Their offer: twofish256-cbc,"
+                                     r"twofish-cbc,twofish128-cbc,serpent256-cbc,serpent128-cbc,"
+                                     r"cast128-cbc\r?$", re.M))
+
+    def test_putty_no_common_kex(self):
+        with h.Server(h.profile("putty-no-common-kex")) as srv:
+            r = h.run_plink(srv, "echo hello")
+            self.assertEqual(r.rc, 1, r)
+            self.assertRegex(r.err, re.compile(r"^FATAL ERROR: Selected key exchange algorithm "
+                                     r"\"diffie-hellman-group14-sha224@ssh\.com,[^\"]*,"
+                                     r"diffie-hellman-group-exchange-sha256@ssh\.com\" does not "
+                                     r"correspond to any supported algorithm\r?$", re.M))
+            r = h.run_ssh(srv, "echo hello", password="demo")
+            self.fails(r, re.compile(r"no matching key exchange method found\. Their offer: "
+                                     r"diffie-hellman-group14-sha224@ssh\.com,"
+                                     r"diffie-hellman-group15-sha256@ssh\.com,"
+                                     r"diffie-hellman-group16-sha512@ssh\.com,"
+                                     r"diffie-hellman-group18-sha512@ssh\.com,"
+                                     r"diffie-hellman-group-exchange-sha256@ssh\.com\r?$", re.M))
+
+    def test_openssh_9_stock(self):
+        # OpenSSH 9.2 picks sntrup761 (the RFC name, first in both offers),
+        # which the engine cannot run; its offer is the real server's.
+        with h.Server(h.profile("openssh-9-stock")) as srv:
+            r = h.run_ssh(srv, "echo hello", password="demo", options=["LogLevel=DEBUG2"])
+            self.fails(r, "sshmock cannot play key exchange method sntrup761x25519-sha512 "
+                          "(offer-only in this build)",
+                       re.compile(r"^debug2: KEX algorithms: sntrup761x25519-sha512,"
+                                  r"sntrup761x25519-sha512@openssh\.com,curve25519-sha256,.*,"
+                                  r"diffie-hellman-group14-sha256,kex-strict-s-v00@openssh\.com\r?$",
+                                  re.M),
+                       re.compile(r"^debug2: MACs ctos: umac-64-etm@openssh\.com,", re.M))
+            srv.wait_events(lambda e: e["event"] == "cannot_play"
+                            and e["algorithm"] == "sntrup761x25519-sha512")
+            # Without sntrup761 it agrees on what the engine runs and logs in.
+            self.connects(h.run_ssh(srv, "echo hello", password="demo",
+                                    options=["KexAlgorithms=curve25519-sha256"]))
+
     def test_legacy_dss_only(self):
         playable = "ssh-dss" not in self.offer_only("legacy-dss-only")
         with h.Server(h.profile("legacy-dss-only")) as srv:

@@ -1035,6 +1035,17 @@ test_offer_only_profile(void **state)
     free(out);
     profile_free(p);
 
+    /* Debian 12's sshd 9.2p1 (deb12u10) offers sntrup761 under its RFC
+     * name too, without a vendor domain: a known offer-only name. */
+    p = parse_ok("KexAlgorithms sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com\n");
+    assert_string_equal(p->kex_algorithms,
+                        "sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com");
+    out = print_to_string(p);
+    assert_contains(out, "\n# offer-only in this build: KexAlgorithms "
+                    "sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com\n");
+    free(out);
+    profile_free(p);
+
     /* Nothing offer-only: no such line; StrictKex defaults to auto. */
     p = parse_ok("MACs hmac-sha1\n");
     assert_int_equal(p->strict_kex, PROFILE_STRICT_KEX_AUTO);

@@ -81,6 +81,10 @@ NO_TWIN = {
     "legacy-gex-sha1-1024": "sshd 9.2 with a 1024-bit moduli file falls back to a built-in "
                             "2048-bit group for a client asking 2048 or more; the appliance "
                             "this plays sends its 1024-bit group anyway",
+    "putty-no-common-cipher": "sshd 9.2 has none of this server's ciphers (Twofish and Serpent "
+                              "were never in OpenSSH, CAST-128 went in 7.6), so it cannot offer them",
+    "putty-no-common-kex": "sshd 9.2 has none of the vendor's @ssh.com key exchange names, so it "
+                           "cannot offer them",
     "legacy-cisco-ios": "sshd 9.2 cannot send an SSH-1.99 identification (protocol 1 is gone); "
                         "the SSH-1.99 exchange hash is also the engine's patch (until it is in, "
                         "plink and paramiko fail on the host key signature)",
@@ -100,6 +104,9 @@ TWINS = {
     "legacy-dss-only": {"kind": "sshd"},
     "legacy-hmac-md5": {"kind": "sshd"},
     "legacy-hmac-sha1-96": {"kind": "sshd"},
+    # Debian 12's own sshd at its defaults: the profile's lists are its
+    # sshd -T lists (host keys: what it puts on the wire for its three keys).
+    "openssh-9-stock": {"kind": "sshd"},
     "pubkey-only": {"kind": "sshd"},
     "too-many-auth-failures": {"kind": "sshd"},
     "rsa-sha1-refused": {"kind": "sshd"},

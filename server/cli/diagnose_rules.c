@@ -40,9 +40,9 @@ const diag_class_t diag_classes[] = {
       "stage (run the client with -v)", "closed-after-ident",
       "closed-before-ident,closed-after-client-kexinit,hostkeys-missing,maxstartups" },
     { "no-common-kex", "kex", "no key exchange method in common", "legacy-kex-group1",
-      "hardened,legacy-cisco-ios,legacy-gex-sha1-1024" },
+      "hardened,legacy-cisco-ios,legacy-gex-sha1-1024,putty-no-common-kex" },
     { "no-common-cipher", "kex", "no cipher in common", "legacy-ciphers-cbc",
-      "hardened,legacy-arcfour-blowfish,legacy-cisco-ios" },
+      "hardened,legacy-arcfour-blowfish,legacy-cisco-ios,putty-no-common-cipher" },
     /* legacy-hmac-md5 first: every current client refuses its MACs, where
      * legacy-macs-sha1's hmac-sha1 fails only hardened client configs, so
      * an import from words that name no list (dbclient's) plays it. */
@@ -121,6 +121,15 @@ const diag_sig_t diag_sigs[] = {
     { "plink", "no-common-cipher", "Couldn't agree a server-to-client cipher", NULL },
     { "plink", "no-common-mac", "Couldn't agree a client-to-server MAC", NULL },
     { "plink", "no-common-mac", "Couldn't agree a server-to-client MAC", NULL },
+    /* PuTTY 0.78 (Debian 12) says the same in other words when nothing in
+     * a list is in common: it names the server's whole list as the
+     * "selected" algorithm (measured: putty-no-common-kex, -cipher). */
+    { "plink", "no-common-kex", "Selected key exchange algorithm \"",
+      "does not correspond to any supported algorithm" },
+    { "plink", "no-common-hostkey", "Selected host key algorithm \"",
+      "does not correspond to any supported algorithm" },
+    { "plink", "no-common-cipher", "cipher \"", "does not correspond to any supported algorithm" },
+    { "plink", "no-common-mac", "MAC \"", "does not correspond to any supported algorithm" },
     { "plink", "no-common-kex", "The first key-exchange algorithm supported by the server", NULL },
     { "plink", "no-common-cipher", "cipher supported by the server is", NULL },
     { "plink", "no-common-hostkey", "host key type we have stored for this server", NULL },

@@ -225,6 +225,45 @@ import__putty_weak(import_t *im, const import_line_t *l, const char *next, size_
     }
 }
 
+/* No name in common, which PuTTY reports with the server's whole list:
+ * "Couldn't agree a client-to-server cipher (available: LIST)" (older
+ * releases) or, in 0.78, "Selected client-to-server cipher \"LIST\" does
+ * not correspond to any supported algorithm" (the list taken for one name). */
+static void
+import__putty_nomatch(import_t *im, const import_line_t *l)
+{
+    static const struct { const char *what; algo_kind_t kind; } rows[] = {
+        { "key exchange algorithm", ALGO_KEX },
+        { "host key algorithm", ALGO_HOSTKEY },
+        { "client-to-server cipher", ALGO_CIPHER },
+        { "server-to-client cipher", ALGO_CIPHER },
+        { "client-to-server MAC", ALGO_MAC },
+        { "server-to-client MAC", ALGO_MAC },
+    };
+    char needle[64];
+    const char *v = NULL;
+    const char *end = NULL;
+    size_t i;
+    size_t n;
+
+    for (i = 0; i < UTIL_ARRAY_SIZE(rows); i++) {
+        snprintf(needle, sizeof needle, "Couldn't agree a %s (available: ", rows[i].what);
+        if ((v = import__within(l, needle, &n)) != NULL) {
+            end = memchr(v, ')', n);
+        } else {
+            snprintf(needle, sizeof needle, "Selected %s \"", rows[i].what);
+            if ((v = import__within(l, needle, &n)) != NULL &&
+                import__within(l, "does not correspond to any supported algorithm", &n) != NULL) {
+                end = memchr(v, '"', (size_t)(l->p + l->len - v));
+            }
+        }
+        if (v != NULL && end != NULL && end > v) {
+            import_val_set(&im->algos[rows[i].kind], v, (size_t)(end - v), l->no, l->p, l->len);
+            return;
+        }
+    }
+}
+
 static void
 import__putty_line(import_t *im, const import_line_t *l, const import_line_t *next)
 {
@@ -264,6 +303,7 @@ import__putty_line(import_t *im, const import_line_t *l, const import_line_t *ne
                        l->p, l->len);
     }
     import__putty_weak(im, l, next != NULL ? next->p : "", next != NULL ? next->len : 0);
+    import__putty_nomatch(im, l);
 }
 
 int

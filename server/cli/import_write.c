@@ -62,6 +62,40 @@ import__keep_offer_only(algo_kind_t kind, const char *name)
     return ok;
 }
 
+/* Whether sshmock has the name at all (runnable, offer-only or a vendor's). */
+static int
+import__known(algo_kind_t kind, const char *name)
+{
+    char *out = NULL;
+    char err[256];
+    int ok = algo_resolve(kind, name, &out, err, sizeof err) == 0;
+
+    free(out);
+    return ok;
+}
+
+/* Whether import__algos would keep no name of list by the usual rule. */
+static int
+import__keeps_none(algo_kind_t kind, const char *list)
+{
+    const char *cur = list;
+    const char *el = NULL;
+    size_t n;
+
+    while ((el = util_list_next(&cur, &n)) != NULL) {
+        char name[128];
+        if (n == 0 || n >= sizeof name || import__pseudo(el, n)) {
+            continue;
+        }
+        memcpy(name, el, n);
+        name[n] = '\0';
+        if (algo_is_supported(kind, name) || import__keep_offer_only(kind, name)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void
 import__algos(const import_t *im, algo_kind_t kind, util_buf_t *o)
 {
@@ -76,6 +110,11 @@ import__algos(const import_t *im, algo_kind_t kind, util_buf_t *o)
     if (v->value == NULL) {
         return;
     }
+    /* A list of nothing but names left out above (a vendor's server that
+     * offers only its own name@domain methods): served at the default, the
+     * import would let in the client that failed, so keep them exactly. */
+    int keep_all = import__keeps_none(kind, v->value);
+
     while ((el = util_list_next(&cur, &n)) != NULL) {
         char name[128];
         if (n == 0 || n >= sizeof name || import__pseudo(el, n)) {
@@ -84,7 +123,8 @@ import__algos(const import_t *im, algo_kind_t kind, util_buf_t *o)
         memcpy(name, el, n);
         name[n] = '\0';
         int runnable = algo_is_supported(kind, name);
-        int keep = runnable || import__keep_offer_only(kind, name);
+        int keep = runnable || import__keep_offer_only(kind, name) ||
+                   (keep_all && import__known(kind, name));
         util_buf_t *dst = keep ? &ok : &bad;
         util_buf_printf(dst, "%s%s", dst->len > 0 ? "," : "", name);
         if (keep && !runnable) {

@@ -47,6 +47,9 @@ static const algo__kind_t algo__kinds[ALGO__COUNT] = {
         "diffie-hellman-group14-sha256",
         "diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1,"
         "diffie-hellman-group1-sha1,sntrup761x25519-sha512@openssh.com,"
+        /* The same method without the vendor domain: Debian 12's sshd
+         * 9.2p1 (deb12u10) offers it first (`sshd -T`, and on the wire). */
+        "sntrup761x25519-sha512,"
         "mlkem768x25519-sha256,diffie-hellman-group15-sha512,"
         "diffie-hellman-group17-sha512,curve448-sha512",
     },
