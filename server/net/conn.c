@@ -315,6 +315,14 @@ conn__teardown(conn_t *c)
 {
     const char *by = c->closed_by == CONN_BY_CLIENT ? "client" : "server";
 
+    /* The client's NEWKEYS went through the wire to libssh, which had not
+     * run on it before the close was read (its close came in the same
+     * breath, after a corrupted first packet from us, say): how far the
+     * connection got is what happened on the wire, not whether libssh ran
+     * in between. */
+    if (c->state == CONN_KEX && c->ssh != NULL && wire_keys_in_use(&c->wire)) {
+        sshd_kex_done_on_wire(&c->ssh->sshd);
+    }
     CONN_LOG(c, "close", "by", by, "state", conn_state_name(c->state),
              "reason", c->close_reason, NULL);
     conn_set_state(c, CONN_CLOSING);
