@@ -616,6 +616,15 @@ sshd_drive(sshd_t *sd)
     }
     if (sd->in_kex) {
         sshd__kex_step(sd);
+        /* libssh writes one packet, then queues the rest until its poll
+         * sees the socket writable: its key exchange reply went out, its
+         * NEWKEYS and EXT_INFO wait. A second pass (the socketpair is
+         * writable) flushes them before the relay reads, so the client
+         * gets the flight in one piece as sshd sends it, not split by
+         * whichever of our two polls the loop serves first. */
+        if (sd->in_kex && !sd->ops->closing(sd->ud)) {
+            sshd__kex_step(sd);
+        }
     }
     if (!sd->in_kex && !sd->ops->closing(sd->ud)) {
         if (sd->event == NULL) {
