@@ -1213,6 +1213,37 @@ test_offer_wait_is_bounded(void **state)
     script_free(&sc);
 }
 
+/* How far a connection got is what passed the wire: keys are in use both
+ * ways only once the client's NEWKEYS followed the server's (conn logs the
+ * key exchange done from it when the client leaves before libssh read it). */
+static void
+test_keys_in_use_after_both_newkeys(void **state)
+{
+    fake_t f;
+    script_t sc;
+    int i;
+
+    (void)state;
+    script_init(&sc);
+    fake_init(&f, "");
+    wire_stage(&f.w, FAULT_STAGE_ACCEPT);
+    for (i = 0; i < 5; i++) {
+        if (i == 0 || i == 2) {
+            feed(&f, WIRE_S2C, &sc.s[i == 0 ? S_IDENT : S_KEXINIT]);
+        } else if (i == 1 || i == 3) {
+            feed(&f, WIRE_C2S, &sc.c[i == 1 ? C_IDENT : C_KEXINIT]);
+        } else {
+            feed(&f, WIRE_S2C, &sc.s[S_NEWKEYS]);
+        }
+        assert_false(wire_keys_in_use(&f.w));
+    }
+    feed(&f, WIRE_C2S, &sc.c[C_NEWKEYS]);
+    assert_true(wire_keys_in_use(&f.w));
+    assert_false(f.closing);
+    fake_free(&f);
+    script_free(&sc);
+}
+
 int
 main(void)
 {
@@ -1248,6 +1279,7 @@ main(void)
         cmocka_unit_test(test_offer_runnable_forwards_libssh),
         cmocka_unit_test(test_offer_cannot_play_disconnects),
         cmocka_unit_test(test_offer_wait_is_bounded),
+        cmocka_unit_test(test_keys_in_use_after_both_newkeys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -315,6 +315,14 @@ conn__teardown(conn_t *c)
 {
     const char *by = c->closed_by == CONN_BY_CLIENT ? "client" : "server";
 
+    /* The client's NEWKEYS went through the wire to libssh, which had not
+     * run on it before the close was read (its close came in the same
+     * breath, after a corrupted first packet from us, say): how far the
+     * connection got is what happened on the wire, not whether libssh ran
+     * in between. */
+    if (c->state == CONN_KEX && c->ssh != NULL && wire_keys_in_use(&c->wire)) {
+        sshd_kex_done_on_wire(&c->ssh->sshd);
+    }
     CONN_LOG(c, "close", "by", by, "state", conn_state_name(c->state),
              "reason", c->close_reason, NULL);
     conn_set_state(c, CONN_CLOSING);
@@ -425,6 +433,29 @@ conn__quickack(conn_t *c)
 #endif
 }
 
+/* sshd writes a flight of packets (its key exchange reply, NEWKEYS and
+ * EXT_INFO) with one write(): the client reads them in one go, and some
+ * act on that (ssh2 still reads the NEWKEYS and EXT_INFO behind a reply
+ * whose host key it rejects; libssh's client meets a corrupted EXT_INFO
+ * inside ssh_connect). The wire hands on libssh's bytes packet by packet
+ * when it watches them, each its own write and, with TCP_NODELAY, its own
+ * segment: so during the handshake what one read from libssh carried is
+ * corked and goes out together. */
+static void
+conn__cork(conn_t *c, int on)
+{
+#ifdef TCP_CORK
+    int fd = -1;
+
+    if (!uv_is_closing((uv_handle_t *)&c->tcp) && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    }
+#else
+    (void)c;
+    (void)on;
+#endif
+}
+
 static int conn__start_session(conn_t *c);
 
 /* libssh's identification, already sent by us: dropped from what libssh
@@ -471,7 +502,13 @@ conn__relay_data(void *ud, relay_dir_t dir, char *buf, size_t len)
         }
     }
     handshake = c->state < CONN_OPEN;
+    if (handshake && dir == RELAY_S2C) {
+        conn__cork(c, 1);
+    }
     wire_on_data(&c->wire, dir == RELAY_C2S ? WIRE_C2S : WIRE_S2C, buf, len);
+    if (handshake && dir == RELAY_S2C) {
+        conn__cork(c, 0); /* what the wire did not hold goes out now */
+    }
     /* After a read from the client, and after what libssh said went out
      * to it (sending is what puts Linux back into delayed-ACK mode). */
     if (handshake && !c->close_requested) {

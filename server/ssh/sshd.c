@@ -263,7 +263,10 @@ sshd__close(sshd_t *sd, int by_client, const char *fmt, ...)
 
 /* Key exchange has finished: log what was agreed and move on to
  * authentication. Runs once, from whichever comes first, the return of
- * ssh_handle_key_exchange() or the first message after NEWKEYS. */
+ * ssh_handle_key_exchange(), the first message after NEWKEYS, or the close
+ * of a connection whose client NEWKEYS the wire saw (sshd_kex_done_on_wire).
+ * libssh's ciphers are known by then: its current_crypto is set when its
+ * own NEWKEYS goes out. */
 static void
 sshd__kex_done(sshd_t *sd)
 {
@@ -291,6 +294,12 @@ sshd__kex_done(sshd_t *sd)
              "mac_c2s", ssh_get_hmac_in(sd->session),
              "mac_s2c", ssh_get_hmac_out(sd->session), NULL);
     sd->ops->kex_done(sd->ud);
+}
+
+void
+sshd_kex_done_on_wire(sshd_t *sd)
+{
+    sshd__kex_done(sd);
 }
 
 static int
@@ -607,6 +616,15 @@ sshd_drive(sshd_t *sd)
     }
     if (sd->in_kex) {
         sshd__kex_step(sd);
+        /* libssh writes one packet, then queues the rest until its poll
+         * sees the socket writable: its key exchange reply went out, its
+         * NEWKEYS and EXT_INFO wait. A second pass (the socketpair is
+         * writable) flushes them before the relay reads, so the client
+         * gets the flight in one piece as sshd sends it, not split by
+         * whichever of our two polls the loop serves first. */
+        if (sd->in_kex && !sd->ops->closing(sd->ud)) {
+            sshd__kex_step(sd);
+        }
     }
     if (!sd->in_kex && !sd->ops->closing(sd->ud)) {
         if (sd->event == NULL) {

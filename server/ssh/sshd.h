@@ -100,6 +100,13 @@ void sshd_notify_hostkeys(sshd_t *sd, const profile_t *p, const hostkey_set_t *k
 /* Runs libssh for whatever its socket has, then re-arms the poll. */
 void sshd_drive(sshd_t *sd);
 
+/* The wire saw both NEWKEYS pass, so the key exchange is done whether or
+ * not libssh has read the client's yet: logs kex_done and tells the owner,
+ * once (nothing when it was already done). For a connection that ends right
+ * after NEWKEYS, so that how far it got does not depend on whether libssh
+ * ran before the client's close was read. */
+void sshd_kex_done_on_wire(sshd_t *sd);
+
 /* Holds (held) or lets go of the session: while held, libssh is not run
  * and its socket not polled, so nothing more the client sent is read (a
  * failed authentication's delay). Letting go does not run libssh: the

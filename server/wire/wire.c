@@ -141,6 +141,13 @@ wire_compact(wire_t *w)
     }
 }
 
+int
+wire_keys_in_use(const wire_t *w)
+{
+    return tap_phase(&w->tap, TAP_DIR_S2C) == TAP_PHASE_ENCRYPTED &&
+           tap_phase(&w->tap, TAP_DIR_C2S) == TAP_PHASE_ENCRYPTED;
+}
+
 const tap_kexinit_t *
 wire_kexinit(const wire_t *w, tap_dir_t dir)
 {

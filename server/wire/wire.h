@@ -176,6 +176,11 @@ void wire_cut(wire_t *w);
  * needs them any more: after NEWKEYS rules act on byte counts and stages. */
 void wire_compact(wire_t *w);
 
+/* Whether both NEWKEYS have passed the tap, the server's and then the
+ * client's: on the wire the key exchange is done and keys are in use both
+ * ways, whatever libssh has read of it yet. */
+int wire_keys_in_use(const wire_t *w);
+
 /* The KEXINIT seen in dir, or NULL. */
 const tap_kexinit_t *wire_kexinit(const wire_t *w, tap_dir_t dir);
 
