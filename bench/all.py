@@ -13,7 +13,8 @@ OpenSSH's sshd and dropbear, started by this run on loopback.
   rate      handshakes per second with sshmock --workers 1..CPUs, and the
             peers, C clients at a time.
   latency   sequential `ssh host 'echo hello'`: p50/p90/p99, and how many
-            runs a delayed-ACK stall (40 ms) would show.
+            runs a delayed-ACK stall (40 ms) would show; between the runs,
+            the same ssh with -G (no connection) as the machine's own tail.
   idle      N silent connections held (bench/idle.py), memory per
             connection, and one real ssh exec among them.
 
@@ -319,6 +320,9 @@ def print_table(res, a):
     if r is not None:
         row("ssh exec ms p50 / p90 / p99 (%d in a row)" % a.lat,
             [cell(r[p], lambda v: "%.0f / %.0f / %.0f" % (v["p50"], v["p90"], v["p99"]))
+             for p in PEERS] + [""])
+        row("  the same ssh -G, no connection: p50 / p90",
+            [cell(r[p], lambda v: "%.0f / %.0f" % (v["alone_p50"], v["alone_p90"]))
              for p in PEERS] + [""])
         row("  runs > fastest + 30 ms (stalls), ok",
             [cell(r[p], lambda v: "%d, %d/%d ok" % (v["over40"], v["ok"], v["n"]))

@@ -5,7 +5,10 @@ same run, on loopback. Prints p50/p90/p99/max per server.
 
 One exec is the CI pattern (connect, key exchange, auth, one command,
 close). A delayed-ACK stall in the handshake shows here as a bimodal
-distribution (tens of milliseconds apart), which a mean hides.
+distribution (tens of milliseconds apart), which a mean hides. Between two
+execs the same client runs once more with -G (starts, reads its options,
+exits, no connection): its p50/p90 is what the machine's load alone does
+to one process, next to which the execs' tail can be judged.
 
 sshd runs as `sshd -D -e -f CONFIG` with its own host key, public keys only
 and `AuthorizedKeysFile` pointing at the demo key; it needs root
@@ -79,13 +82,25 @@ def exec_once(port, user, key, kh):
     return r.returncode == 0 and r.stdout == "hello\n", time.monotonic() - t0, r.stderr
 
 
+def client_alone(port, user, key, kh):
+    """The same ssh command line with -G: the client starts, reads its
+    options and exits without connecting. Timed between the execs, it
+    shows what the machine alone adds to one process's latency (its tail
+    is the load, not any server)."""
+    t0 = time.monotonic()
+    subprocess.run(["ssh", "-G", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes",
+                    "-o", "UserKnownHostsFile=" + kh, "-p", str(port), "%s@127.0.0.1" % user],
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    return time.monotonic() - t0
+
+
 def pct(sorted_ms, q):
     return sorted_ms[min(len(sorted_ms) - 1, int(round(q * (len(sorted_ms) - 1))))]
 
 
 def measure(srv, user, key, n, tmp):
     kh = os.path.join(tmp, "kh-" + srv.name)
-    oks, lat, err = 0, [], ""
+    oks, lat, alone, err = 0, [], [], ""
     exec_once(srv.port, user, key, kh)  # warm-up: known_hosts, page cache
     for _ in range(n):
         ok, dt, e = exec_once(srv.port, user, key, kh)
@@ -93,9 +108,12 @@ def measure(srv, user, key, n, tmp):
         lat.append(dt * 1000)
         if not ok and not err:
             err = e.strip()[-200:]
+        alone.append(client_alone(srv.port, user, key, kh) * 1000)
     lat.sort()
+    alone.sort()
     return {"ok": oks, "n": n, "p50": pct(lat, .5), "p90": pct(lat, .9), "p99": pct(lat, .99),
-            "max": lat[-1], "over40": sum(1 for x in lat if x > lat[0] + 30), "err": err}
+            "max": lat[-1], "over40": sum(1 for x in lat if x > lat[0] + 30), "err": err,
+            "alone_p50": pct(alone, .5), "alone_p90": pct(alone, .9)}
 
 
 def main():
@@ -123,15 +141,15 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d sequential `ssh HOST 'echo hello'` (ed25519 key) per server, milliseconds" % a.n)
-    print("%-16s %7s %7s %7s %7s %7s %9s" % ("server", "ok", "p50", "p90", "p99", "max",
-                                             ">min+30"))
+    print("%-16s %7s %7s %7s %7s %7s %9s %13s" % ("server", "ok", "p50", "p90", "p99", "max",
+                                                  ">min+30", "ssh -G p50/90"))
     for name, m, why in rows:
         if m is None:
             print("%-16s skipped: %s" % (name, why))
             continue
-        print("%-16s %3d/%-3d %7.1f %7.1f %7.1f %7.1f %9d" % (name, m["ok"], m["n"], m["p50"],
-                                                              m["p90"], m["p99"], m["max"],
-                                                              m["over40"]))
+        print("%-16s %3d/%-3d %7.1f %7.1f %7.1f %7.1f %9d %6.1f/%-6.1f" % (
+            name, m["ok"], m["n"], m["p50"], m["p90"], m["p99"], m["max"], m["over40"],
+            m["alone_p50"], m["alone_p90"]))
         if m["err"]:
             print("  first failure: %s" % m["err"])
 
