@@ -248,13 +248,18 @@ conn__on_shutdown(uv_shutdown_t *req, int status)
     conn_t *c = req->data;
 
     free(req);
-    if (c->close_mode == CONN_CLOSE_FIN && status == 0 && !c->tcp_eof) {
+    if ((c->close_mode == CONN_CLOSE_FIN ||
+         (c->close_mode == CONN_CLOSE_GRACEFUL && c->send_disconnect)) &&
+        status == 0 && !c->tcp_eof) {
         /* A FIN fault half-closes, as a failing box does: it keeps reading
          * (and dropping) what the client still sends until the client goes
          * or the linger timer ends it. Closing outright would answer the
          * client's next bytes with RST, and the client would report a
          * broken pipe instead of the closed connection it sees from a real
-         * server that hangs up. */
+         * server that hangs up. After a DISCONNECT the same: a client busy
+         * writing its next request (OpenSSH after a channel opens) would
+         * meet the RST on that write ("Broken pipe") and never read the
+         * DISCONNECT and its reason code. */
         conn__timer_start(c, CONN_TIMER_LINGER, CONN_LINGER_MS);
         return;
     }
